@@ -1,0 +1,25 @@
+//! Every size limit wfstore enforces, in one place. Names carry their unit last.
+//!
+//! A decoder of bytes from disk or from a user checks a length against one of these before it
+//! reads or allocates anything.
+
+/// Largest encoded record body (the bincode bytes inside one frame).
+pub const RECORD_BODY_BYTES_MAX: u32 = 1 << 20;
+
+/// Largest identifier (session or user id), in UTF-8 bytes.
+pub const ID_BYTES_MAX: usize = 128;
+
+/// Longest line `append` accepts from a JSON Lines file.
+pub const JSON_LINE_BYTES_MAX: usize = 4 << 20;
+
+/// Smallest segment size a store may be configured with.
+pub const SEGMENT_BYTES_MIN: u64 = 64 << 10;
+
+/// Largest segment size: frame offsets inside a segment are u32.
+pub const SEGMENT_BYTES_MAX: u64 = 1 << 32;
+
+/// Default segment size.
+pub const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
+
+/// Largest sidecar index file accepted on open.
+pub const INDEX_FILE_BYTES_MAX: u64 = 1 << 30;

@@ -1,0 +1,2 @@
+//! The `wfstore` operator command line.
+fn main() {}
