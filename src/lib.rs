@@ -1,5 +1,17 @@
 //! wfstore: an embedded, append-only event store for real-time apps.
 #![deny(unsafe_code)]
 
+pub mod codec;
+pub mod error;
 pub mod event;
+pub mod frame;
+pub mod header;
+pub mod index;
+pub(crate) mod io_util;
 pub mod limits;
+pub mod meta;
+pub mod segment;
+pub mod store;
+
+pub use error::{Corruption, Error, Result};
+pub use store::{CreateOptions, Durability, OpenOptions, Record, RecoveryReport, Stats, Store};

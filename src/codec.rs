@@ -1,0 +1,95 @@
+//! The record body codec: the one place bincode is called (formats/record.md).
+//!
+//! A body is `bincode(version: u16, frame: u64, session, user, body)` with bincode 2's
+//! `standard()` configuration (little-endian, varint integers) and a size limit, so a hostile
+//! length inside a body can never make the decoder allocate more than a record's bytes.
+
+use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{EVENT_SCHEMA_VERSION, Event, EventBody, Id};
+use crate::limits::{ID_BYTES_MAX, RECORD_BODY_BYTES_MAX};
+
+const CONFIG: Configuration<LittleEndian, Varint, Limit<{ RECORD_BODY_BYTES_MAX as usize }>> =
+    config::standard().with_limit::<{ RECORD_BODY_BYTES_MAX as usize }>();
+
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    version: u16,
+    frame: u64,
+    session: &'a Id,
+    user: &'a Id,
+    body: &'a EventBody,
+}
+
+#[derive(Deserialize)]
+struct RecordV1 {
+    frame: u64,
+    session: Id,
+    user: Id,
+    body: EventBody,
+}
+
+/// Why a body could not be encoded into the space given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The destination is too small.
+    NoRoom,
+    /// Any other encoder failure.
+    Other(String),
+}
+
+/// Encodes an event's body into `dst`, returning the bytes written. The timestamp and seq
+/// live in the frame header, not here.
+pub fn encode_into(event: &Event, dst: &mut [u8]) -> Result<usize, EncodeError> {
+    let rec = RecordRef {
+        version: EVENT_SCHEMA_VERSION,
+        frame: event.frame,
+        session: &event.session,
+        user: &event.user,
+        body: &event.body,
+    };
+    bincode::serde::encode_into_slice(&rec, dst, CONFIG).map_err(|e| match e {
+        bincode::error::EncodeError::UnexpectedEnd => EncodeError::NoRoom,
+        other => EncodeError::Other(other.to_string()),
+    })
+}
+
+/// Decodes a record body into an event with the frame header's timestamp.
+pub fn decode(ts_ns: i64, bytes: &[u8]) -> Result<Event, String> {
+    let (version, used): (u16, usize) = decode_part(bytes)?;
+    let rest = &bytes[used..];
+    match version {
+        1 => {
+            let (r, used): (RecordV1, usize) = decode_part(rest)?;
+            if used != rest.len() {
+                return Err(format!("{} trailing bytes", rest.len() - used));
+            }
+            Ok(Event {
+                ts_ns,
+                frame: r.frame,
+                session: r.session,
+                user: r.user,
+                body: r.body,
+            })
+        }
+        v => Err(format!("unsupported event schema version {v}")),
+    }
+}
+
+/// Reads only the session id of a body, borrowing it: index rebuilds need nothing more.
+pub fn decode_session(bytes: &[u8]) -> Result<&str, String> {
+    let ((version, _frame, session), _): ((u16, u64, &str), usize) =
+        bincode::serde::borrow_decode_from_slice(bytes, CONFIG).map_err(|e| e.to_string())?;
+    if version != EVENT_SCHEMA_VERSION {
+        return Err(format!("unsupported event schema version {version}"));
+    }
+    if session.is_empty() || session.len() > ID_BYTES_MAX {
+        return Err(format!("session id of {} bytes", session.len()));
+    }
+    Ok(session)
+}
+
+fn decode_part<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), String> {
+    bincode::serde::decode_from_slice(bytes, CONFIG).map_err(|e| e.to_string())
+}

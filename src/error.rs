@@ -1,0 +1,138 @@
+//! The library's error type: every failure says what went wrong and where.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result alias for wfstore operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O call failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("open", "fsync", ...).
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Another process holds the writer lock.
+    #[error("store {} is already open for writing by {holder}", path.display())]
+    Locked {
+        /// The store directory.
+        path: PathBuf,
+        /// Who holds the lock, as the holder wrote it into the lock file.
+        holder: String,
+    },
+    /// Bytes on disk are damaged in a way that recovery must not cut silently.
+    #[error("{0}")]
+    Corrupt(Box<Corruption>),
+    /// The directory is not a wfstore store (or not one this build can read).
+    #[error("{} is not a wfstore store: {why}", path.display())]
+    NotAStore {
+        /// The directory or file examined.
+        path: PathBuf,
+        /// What was missing or wrong.
+        why: String,
+    },
+    /// A record body encodes to more than the frame limit allows.
+    #[error("event encodes to {len} bytes, over the {max}-byte record limit")]
+    RecordTooLarge {
+        /// Encoded size (a lower bound when the encoding was cut short).
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An earlier sync failed, so the store no longer accepts writes.
+    #[error("store is poisoned after a failed sync ({0}); reopen it to recover")]
+    Poisoned(String),
+    /// The store was opened read-only.
+    #[error("store is open read-only")]
+    ReadOnly,
+    /// An option or argument is out of range.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// A record's frame is intact but its body does not decode.
+    #[error("seq {seq}: record body does not decode: {why}")]
+    Decode {
+        /// The record's seq.
+        seq: u64,
+        /// The decoder's message.
+        why: String,
+    },
+}
+
+/// Where and what: a damaged byte range the store refuses to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    /// The damaged file.
+    pub path: PathBuf,
+    /// Byte offset of the damage in that file.
+    pub offset: u64,
+    /// The seq expected there, when known.
+    pub seq: Option<u64>,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for Corruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "corruption in {} at offset {}",
+            self.path.display(),
+            self.offset
+        )?;
+        if let Some(seq) = self.seq {
+            write!(f, " (expected seq {seq})")?;
+        }
+        write!(f, ": {}", self.what)
+    }
+}
+
+impl Error {
+    /// Wraps an I/O error with the operation and the path.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Builds a corruption error.
+    pub fn corrupt(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        seq: Option<u64>,
+        what: impl Into<String>,
+    ) -> Self {
+        Error::Corrupt(Box::new(Corruption {
+            path: path.into(),
+            offset,
+            seq,
+            what: what.into(),
+        }))
+    }
+
+    /// True when this error means damaged data (the CLI's exit code 3).
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, Error::Corrupt(_))
+    }
+}
+
+/// Adds the operation and path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx(self, op: &'static str, path: &std::path::Path) -> Result<T> {
+        self.map_err(|e| Error::io(op, path, e))
+    }
+}

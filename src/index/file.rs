@@ -1,0 +1,246 @@
+//! `NNNNNNNNNN.idx`: a segment's sidecar index on disk (formats/index.md). Decoding treats
+//! the bytes as hostile: every count is checked against the bytes left before any allocation.
+
+use std::collections::HashMap;
+
+use super::{SPARSE_EVERY, SegmentIndex, SparseEntry};
+use crate::header::{HEADER_BYTES, HeaderBuf, HeaderView};
+use crate::limits::ID_BYTES_MAX;
+
+const MAGIC: &[u8; 8] = b"WFINDEX\0";
+/// Index format version this build writes and reads.
+pub const VERSION: u16 = 1;
+const END_AT: usize = 12;
+const STORE_ID_AT: usize = 16;
+const SALT_AT: usize = 24;
+const SEGMENT_NO_AT: usize = 32;
+const BASE_SEQ_AT: usize = 40;
+const RECORDS_AT: usize = 48;
+const LAST_FRAME_AT: usize = 56;
+
+/// Which segment an index belongs to: all must match for the index to be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexKey {
+    /// The store's id.
+    pub store_id: u64,
+    /// The segment's salt.
+    pub salt: u64,
+    /// The segment's number.
+    pub segment_no: u64,
+}
+
+/// Encodes an index file.
+pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
+    let mut h = HeaderBuf::new(MAGIC, VERSION);
+    h.0[END_AT..END_AT + 4].copy_from_slice(&index.end.to_le_bytes());
+    h.put_u64(STORE_ID_AT, key.store_id)
+        .put_u64(SALT_AT, key.salt)
+        .put_u64(SEGMENT_NO_AT, key.segment_no)
+        .put_u64(BASE_SEQ_AT, index.base_seq)
+        .put_u64(RECORDS_AT, index.records);
+    h.0[LAST_FRAME_AT..LAST_FRAME_AT + 4].copy_from_slice(&index.last_frame_at.to_le_bytes());
+    let mut out = h.finish().to_vec();
+    let body_start = out.len();
+    put_u32(&mut out, index.sparse.len() as u32);
+    for e in &index.sparse {
+        put_u32(&mut out, e.offset);
+        out.extend_from_slice(&e.ts_ns.to_le_bytes());
+    }
+    let ids = index.sessions();
+    put_u32(&mut out, ids.len() as u32);
+    for id in ids {
+        out.push(id.len() as u8);
+        out.extend_from_slice(id.as_bytes());
+        let offsets = index.session_offsets(id);
+        put_u32(&mut out, offsets.len() as u32);
+        for &o in offsets {
+            put_u32(&mut out, o);
+        }
+    }
+    let crc = crc32fast::hash(&out[body_start..]);
+    put_u32(&mut out, crc);
+    out
+}
+
+/// Why an index file was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected(pub String);
+
+/// Decodes an index file and checks it belongs to the segment `key` names. Checking it
+/// against the segment's frames is the caller's job (`segment` module).
+pub fn decode(bytes: &[u8], key: IndexKey) -> Result<SegmentIndex, Rejected> {
+    let reject = |s: &str| Rejected(s.to_owned());
+    let h = HeaderView::check(bytes, MAGIC, VERSION).map_err(|e| Rejected(e.to_string()))?;
+    if h.u64(STORE_ID_AT) != key.store_id {
+        return Err(reject("index of another store"));
+    }
+    if h.u64(SALT_AT) != key.salt || h.u64(SEGMENT_NO_AT) != key.segment_no {
+        return Err(reject("index of another segment"));
+    }
+    let body = &bytes[HEADER_BYTES..];
+    let (content, crc) = body
+        .split_last_chunk::<4>()
+        .ok_or_else(|| reject("body cut short"))?;
+    if u32::from_le_bytes(*crc) != crc32fast::hash(content) {
+        return Err(reject("body checksum mismatch"));
+    }
+    let mut index = SegmentIndex::new(h.u64(BASE_SEQ_AT), h.u32(END_AT));
+    index.records = h.u64(RECORDS_AT);
+    index.last_frame_at = h.u32(LAST_FRAME_AT);
+    let mut c = Cursor(content);
+    index.sparse = decode_sparse(&mut c, index.records)?;
+    index.sessions = decode_sessions(&mut c, &index)?;
+    if !c.0.is_empty() {
+        return Err(reject("trailing bytes after the sessions"));
+    }
+    Ok(index)
+}
+
+fn decode_sparse(c: &mut Cursor<'_>, records: u64) -> Result<Vec<SparseEntry>, Rejected> {
+    let n = c.u32()? as usize;
+    if n as u64 != records.div_ceil(SPARSE_EVERY) {
+        return Err(Rejected(format!(
+            "{n} sparse entries for {records} records"
+        )));
+    }
+    c.need(n.saturating_mul(12))?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let offset = c.u32()?;
+        let ts_ns = i64::from_le_bytes(c.take(8)?.try_into().map_err(|_| Rejected("ts".into()))?);
+        out.push(SparseEntry { offset, ts_ns });
+    }
+    Ok(out)
+}
+
+fn decode_sessions(
+    c: &mut Cursor<'_>,
+    index: &SegmentIndex,
+) -> Result<HashMap<Box<str>, Vec<u32>>, Rejected> {
+    let n = c.u32()? as usize;
+    // Each session takes at least 1 + 1 + 4 + 4 bytes: bounds the map before it grows.
+    c.need(n.saturating_mul(10))?;
+    let mut sessions = HashMap::with_capacity(n);
+    let mut postings = 0u64;
+    let mut prev: Option<&str> = None;
+    for _ in 0..n {
+        let len = c.take(1)?[0] as usize;
+        if len == 0 || len > ID_BYTES_MAX {
+            return Err(Rejected(format!("session id of {len} bytes")));
+        }
+        let id = std::str::from_utf8(c.take(len)?)
+            .map_err(|_| Rejected("session id not UTF-8".into()))?;
+        if prev.is_some_and(|p| p >= id) {
+            return Err(Rejected("session ids not sorted".into()));
+        }
+        prev = Some(id);
+        let offsets = decode_offsets(c, index)?;
+        postings += offsets.len() as u64;
+        sessions.insert(Box::from(id), offsets);
+    }
+    if postings != index.records {
+        return Err(Rejected(format!(
+            "{postings} session postings for {} records",
+            index.records
+        )));
+    }
+    Ok(sessions)
+}
+
+fn decode_offsets(c: &mut Cursor<'_>, index: &SegmentIndex) -> Result<Vec<u32>, Rejected> {
+    let n = c.u32()? as usize;
+    if n == 0 || n as u64 > index.records {
+        return Err(Rejected(format!("session with {n} postings")));
+    }
+    c.need(n.saturating_mul(4))?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let o = c.u32()?;
+        if o < HEADER_BYTES as u32 || o >= index.end || out.last().is_some_and(|&p| p >= o) {
+            return Err(Rejected(format!(
+                "posting offset {o} out of order or range"
+            )));
+        }
+        out.push(o);
+    }
+    Ok(out)
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn need(&self, n: usize) -> Result<(), Rejected> {
+        if self.0.len() < n {
+            return Err(Rejected("body cut short".into()));
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Rejected> {
+        self.need(n)?;
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, Rejected> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: IndexKey = IndexKey {
+        store_id: 1,
+        salt: 2,
+        segment_no: 3,
+    };
+
+    fn sample() -> SegmentIndex {
+        let mut ix = SegmentIndex::new(100, 64);
+        for i in 0..200u32 {
+            let session = if i % 3 == 0 { "alpha" } else { "beta" };
+            ix.note(i64::from(i), 64 + i * 40, 40, session);
+        }
+        ix
+    }
+
+    #[test]
+    fn round_trip() {
+        let ix = sample();
+        assert_eq!(decode(&encode(KEY, &ix), KEY), Ok(ix));
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_is_rejected() {
+        let bytes = encode(KEY, &sample());
+        for n in 0..bytes.len() {
+            assert!(decode(&bytes[..n], KEY).is_err(), "truncated at {n}");
+        }
+        for bit in 0..bytes.len() * 8 {
+            let mut b = bytes.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            assert!(decode(&b, KEY).is_err(), "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn foreign_index_is_rejected() {
+        let bytes = encode(KEY, &sample());
+        let other = IndexKey {
+            segment_no: 4,
+            ..KEY
+        };
+        assert_eq!(
+            decode(&bytes, other),
+            Err(Rejected("index of another segment".into()))
+        );
+    }
+}

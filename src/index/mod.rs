@@ -1,0 +1,97 @@
+//! The sidecar index of one segment: sparse seq → offset (with timestamps) and per-session
+//! frame offsets. Derivable from the log at any time; the log is the truth.
+//!
+//! - `file`: the byte format of `NNNNNNNNNN.idx` files and their validation.
+
+pub mod file;
+
+use std::collections::HashMap;
+
+/// One sparse entry is kept for every this many records.
+pub const SPARSE_EVERY: u64 = 64;
+
+/// A sparse entry: where record `k * SPARSE_EVERY` of the segment starts, and its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SparseEntry {
+    /// Frame offset in the segment.
+    pub offset: u32,
+    /// The record's timestamp.
+    pub ts_ns: i64,
+}
+
+/// The in-memory index of one segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentIndex {
+    /// Seq of the segment's first record.
+    pub base_seq: u64,
+    /// Records indexed.
+    pub records: u64,
+    /// Offset one past the last frame.
+    pub end: u32,
+    /// Offset of the last frame (0 when there is none).
+    pub last_frame_at: u32,
+    sparse: Vec<SparseEntry>,
+    sessions: HashMap<Box<str>, Vec<u32>>,
+}
+
+impl SegmentIndex {
+    /// An empty index for a segment whose data starts at `data_start`.
+    pub fn new(base_seq: u64, data_start: u32) -> Self {
+        SegmentIndex {
+            base_seq,
+            records: 0,
+            end: data_start,
+            last_frame_at: 0,
+            sparse: Vec::new(),
+            sessions: HashMap::new(),
+        }
+    }
+
+    /// Records the next frame: `seq` must be `base_seq + records`.
+    pub fn note(&mut self, ts_ns: i64, at: u32, frame_len: u32, session: &str) {
+        if self.records.is_multiple_of(SPARSE_EVERY) {
+            self.sparse.push(SparseEntry { offset: at, ts_ns });
+        }
+        match self.sessions.get_mut(session) {
+            Some(offsets) => offsets.push(at),
+            None => {
+                self.sessions.insert(session.into(), vec![at]);
+            }
+        }
+        self.records += 1;
+        self.last_frame_at = at;
+        self.end = at + frame_len;
+    }
+
+    /// Seq one past the last indexed record.
+    pub fn next_seq(&self) -> u64 {
+        self.base_seq + self.records
+    }
+
+    /// The nearest sparse point at or before `seq`: its seq and frame offset.
+    pub fn seek(&self, seq: u64) -> Option<(u64, u32)> {
+        if seq < self.base_seq || seq >= self.next_seq() {
+            return None;
+        }
+        let k = (seq - self.base_seq) / SPARSE_EVERY;
+        let entry = self.sparse.get(usize::try_from(k).ok()?)?;
+        Some((self.base_seq + k * SPARSE_EVERY, entry.offset))
+    }
+
+    /// Frame offsets of one session's records, in seq order.
+    pub fn session_offsets(&self, session: &str) -> &[u32] {
+        self.sessions.get(session).map_or(&[], Vec::as_slice)
+    }
+
+    /// The sessions with records in this segment, sorted.
+    pub fn sessions(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.sessions.keys().map(|k| &**k).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The sparse entries.
+    pub fn sparse(&self) -> &[SparseEntry] {
+        &self.sparse
+    }
+}

@@ -1,0 +1,54 @@
+//! The 64-byte segment header (formats/segment.md).
+
+use crate::header::{HeaderBuf, HeaderError, HeaderView};
+
+pub use crate::header::HEADER_BYTES;
+
+const MAGIC: &[u8; 8] = b"WFSEGMT\0";
+/// Segment format version this build writes and reads.
+pub const VERSION: u16 = 1;
+const STORE_ID_AT: usize = 16;
+const SALT_AT: usize = 24;
+const SEGMENT_NO_AT: usize = 32;
+const BASE_SEQ_AT: usize = 40;
+const SEGMENT_BYTES_AT: usize = 48;
+
+/// A segment's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// The owning store's id.
+    pub store_id: u64,
+    /// Random per segment; keys every frame CRC.
+    pub salt: u64,
+    /// The segment's number, equal to the number in its file name.
+    pub segment_no: u64,
+    /// Seq of the segment's first record.
+    pub base_seq: u64,
+    /// The file's preallocated length.
+    pub segment_bytes: u64,
+}
+
+impl SegmentHeader {
+    /// Encodes the header.
+    pub fn encode(&self) -> [u8; HEADER_BYTES] {
+        let mut h = HeaderBuf::new(MAGIC, VERSION);
+        h.put_u64(STORE_ID_AT, self.store_id)
+            .put_u64(SALT_AT, self.salt)
+            .put_u64(SEGMENT_NO_AT, self.segment_no)
+            .put_u64(BASE_SEQ_AT, self.base_seq)
+            .put_u64(SEGMENT_BYTES_AT, self.segment_bytes);
+        h.finish()
+    }
+
+    /// Decodes and checks a header.
+    pub fn decode(bytes: &[u8]) -> Result<Self, HeaderError> {
+        let v = HeaderView::check(bytes, MAGIC, VERSION)?;
+        Ok(SegmentHeader {
+            store_id: v.u64(STORE_ID_AT),
+            salt: v.u64(SALT_AT),
+            segment_no: v.u64(SEGMENT_NO_AT),
+            base_seq: v.u64(BASE_SEQ_AT),
+            segment_bytes: v.u64(SEGMENT_BYTES_AT),
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! One segment file: its header, its mapping, its frames and its index.
+//!
+//! - `header`: the 64-byte segment header.
+//! - `map`: the memory mapping (the only `unsafe` code).
+//! - `scan`: finding the end of valid data; torn tail versus corruption.
+
+pub mod header;
+pub mod map;
+pub mod scan;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::frame::{self, Decoded, Frame};
+use crate::index::SegmentIndex;
+use crate::index::file::IndexKey;
+pub use header::SegmentHeader;
+use map::SegmentMap;
+
+/// File extension of segments.
+pub const SEGMENT_EXT: &str = "seg";
+/// File extension of sidecar indexes.
+pub const INDEX_EXT: &str = "idx";
+
+/// The file name of segment `no` with the given extension: ten digits, so names sort.
+pub fn file_name(no: u64, ext: &str) -> String {
+    format!("{no:010}.{ext}")
+}
+
+/// Parses `NNNNNNNNNN.ext` back into its number.
+pub fn parse_file_name(name: &str, ext: &str) -> Option<u64> {
+    let stem = name.strip_suffix(ext)?.strip_suffix('.')?;
+    if stem.len() != 10 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// A segment in use: mapped, with a known header.
+pub struct Segment {
+    /// The segment file.
+    pub path: PathBuf,
+    /// Its header.
+    pub header: SegmentHeader,
+    /// Its mapping.
+    pub map: SegmentMap,
+    index: RwLock<Option<SegmentIndex>>,
+    synced: AtomicUsize,
+}
+
+impl Segment {
+    /// Wraps a mapped segment; `index` is `None` until loaded (sealed segments load lazily).
+    pub fn new(
+        path: PathBuf,
+        header: SegmentHeader,
+        map: SegmentMap,
+        index: Option<SegmentIndex>,
+    ) -> Self {
+        Segment {
+            path,
+            header,
+            map,
+            index: RwLock::new(index),
+            synced: AtomicUsize::new(0),
+        }
+    }
+
+    /// The segment's number.
+    pub fn no(&self) -> u64 {
+        self.header.segment_no
+    }
+
+    /// The key an index file must carry to belong to this segment.
+    pub fn index_key(&self) -> IndexKey {
+        IndexKey {
+            store_id: self.header.store_id,
+            salt: self.header.salt,
+            segment_no: self.no(),
+        }
+    }
+
+    /// The sidecar index path.
+    pub fn index_path(&self) -> PathBuf {
+        self.path.with_extension(INDEX_EXT)
+    }
+
+    /// The loaded index, if any.
+    pub fn index(&self) -> Option<MappedRwLockReadGuard<'_, SegmentIndex>> {
+        RwLockReadGuard::try_map(self.index.read(), Option::as_ref).ok()
+    }
+
+    /// Installs an index (after loading or rebuilding it).
+    pub fn set_index(&self, index: SegmentIndex) {
+        *self.index.write() = Some(index);
+    }
+
+    /// Runs `f` on the index under its write lock: the writer's path.
+    pub fn with_index_mut<R>(&self, f: impl FnOnce(&mut SegmentIndex) -> R) -> Option<R> {
+        self.index.write().as_mut().map(f)
+    }
+
+    /// Makes every published byte durable (msync of what was not synced yet).
+    pub fn sync_published(&self) -> std::io::Result<()> {
+        let end = self.map.end();
+        let from = self.synced.load(Ordering::Acquire);
+        if end > from {
+            self.map.sync(from, end)?;
+            self.synced.fetch_max(end, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// The published frame at `at`, checked: CRC, and seq equal to `seq`.
+    pub fn frame_at(&self, at: usize, seq: u64) -> Result<Frame<'_>> {
+        match frame::decode(self.map.published(), at, self.header.salt) {
+            Decoded::Frame(f) if f.seq == seq => Ok(f),
+            Decoded::Frame(f) => Err(self.corrupt(at, seq, format!("found seq {} instead", f.seq))),
+            Decoded::End => Err(self.corrupt(at, seq, "no frame where the index points")),
+            Decoded::Bad(b) => Err(self.corrupt(at, seq, b.to_string())),
+        }
+    }
+
+    /// A corruption error located in this segment.
+    pub fn corrupt(&self, at: usize, seq: u64, what: impl Into<String>) -> Error {
+        Error::corrupt(&self.path, at as u64, Some(seq), what)
+    }
+
+    /// Scans the published bytes, building an index as it goes.
+    pub fn scan_and_index(&self) -> Result<(scan::Scan, SegmentIndex)> {
+        scan_and_index(self.map.published(), &self.header, &self.path)
+    }
+
+    /// Checks that `index` describes this sealed segment, which holds seqs up to
+    /// `next_seq - 1`. Reads still check every frame; this only decides whether to trust
+    /// the offsets.
+    pub fn check_index(
+        &self,
+        index: &SegmentIndex,
+        next_seq: u64,
+    ) -> std::result::Result<(), String> {
+        if index.base_seq != self.header.base_seq {
+            return Err(format!(
+                "base seq {} != segment's {}",
+                index.base_seq, self.header.base_seq
+            ));
+        }
+        if index.next_seq() != next_seq {
+            return Err(format!(
+                "ends at seq {} but the segment ends at {}",
+                index.next_seq(),
+                next_seq
+            ));
+        }
+        let data = self.map.published();
+        if index.records > 0 {
+            let at = index.last_frame_at as usize;
+            match frame::decode(data, at, self.header.salt) {
+                Decoded::Frame(f)
+                    if f.seq + 1 == next_seq && at + f.len() == index.end as usize => {}
+                _ => return Err(format!("no frame of seq {} at offset {at}", next_seq - 1)),
+            }
+        }
+        match frame::decode(data, index.end as usize, self.header.salt) {
+            Decoded::End => Ok(()),
+            _ => Err(format!("data continues past the indexed end {}", index.end)),
+        }
+    }
+}
+
+/// Scans a segment's bytes, decoding each body's session to build the index.
+pub fn scan_and_index(
+    data: &[u8],
+    header: &SegmentHeader,
+    path: &Path,
+) -> Result<(scan::Scan, SegmentIndex)> {
+    let mut index = SegmentIndex::new(header.base_seq, header::HEADER_BYTES as u32);
+    let mut bad = None;
+    let s = scan::scan(
+        data,
+        header.salt,
+        header.base_seq,
+        |f, at| match codec::decode_session(f.body) {
+            Ok(session) => index.note(f.ts_ns, at as u32, f.len() as u32, session),
+            Err(why) => {
+                bad.get_or_insert((at, f.seq, why));
+            }
+        },
+    );
+    if let Some((at, seq, why)) = bad {
+        return Err(Error::corrupt(
+            path,
+            at as u64,
+            Some(seq),
+            format!("record body: {why}"),
+        ));
+    }
+    Ok((s, index))
+}

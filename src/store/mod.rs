@@ -1,0 +1,308 @@
+//! The store: a directory of segments with one writer and any number of readers.
+//!
+//! - `open`: recovery on open.
+//! - `writer`: the append path and segment rolls.
+//! - `read`: reads by seq, seq ranges and sessions.
+//! - `housekeeper`: the background thread (prepare, seal, periodic sync).
+//! - `lock`: the single-writer lock.
+//! - `options`: open and create options.
+
+mod housekeeper;
+mod lock;
+mod open;
+mod options;
+mod read;
+mod writer;
+
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, IoContext, Result};
+use crate::event::Event;
+use crate::io_util;
+use crate::limits::{SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN};
+use crate::meta::{STORE_FILE, StoreMeta};
+use crate::segment::Segment;
+pub use lock::LOCK_FILE;
+pub use open::{RecoveryReport, TornTail};
+pub use options::{CreateOptions, Durability, OpenOptions};
+pub use read::{Record, RecordIter, SessionIter};
+use writer::Writer;
+
+/// An open store. Reads take `&self` and run concurrently with appends.
+pub struct Store {
+    shared: Arc<Shared>,
+    writer: Option<Mutex<Writer>>,
+    housekeeper: Option<(crossbeam_channel::Sender<housekeeper::Job>, JoinHandle<()>)>,
+    report: RecoveryReport,
+    _lock: Option<lock::WriterLock>,
+}
+
+/// State readers and the writer share.
+pub(crate) struct Shared {
+    dir: PathBuf,
+    meta: StoreMeta,
+    writable: bool,
+    segments: RwLock<Vec<Arc<Segment>>>,
+    /// Seq of the last published record; 0 when the store is empty.
+    last_seq: AtomicU64,
+    poisoned: AtomicBool,
+    poison: Mutex<Option<String>>,
+    warnings: Mutex<Vec<String>>,
+}
+
+/// Counts and sizes, as `stats` prints them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Segment files in use.
+    pub segments: usize,
+    /// Events stored.
+    pub events: u64,
+    /// Seq of the first event (0 when empty).
+    pub first_seq: u64,
+    /// Seq of the last event (0 when empty).
+    pub last_seq: u64,
+    /// Bytes of frames in the log.
+    pub data_bytes: u64,
+    /// Bytes of segment files on disk (preallocated).
+    pub disk_bytes: u64,
+    /// Distinct sessions.
+    pub sessions: usize,
+    /// Preallocated size of one segment.
+    pub segment_bytes: u64,
+    /// Whether prompt and output text is kept.
+    pub keep_content: bool,
+}
+
+impl Store {
+    /// Creates a store in `dir`, which must be missing or empty.
+    pub fn create(dir: impl AsRef<Path>, opts: &CreateOptions) -> Result<()> {
+        let dir = dir.as_ref();
+        if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&opts.segment_bytes) {
+            return Err(Error::InvalidOption(format!(
+                "segment size {} is outside {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX} bytes",
+                opts.segment_bytes
+            )));
+        }
+        fs::create_dir_all(dir).ctx("create directory", dir)?;
+        if fs::read_dir(dir).ctx("list", dir)?.next().is_some() {
+            let why = if dir.join(STORE_FILE).exists() {
+                "a store already exists here"
+            } else {
+                "directory is not empty"
+            };
+            return Err(Error::NotAStore {
+                path: dir.to_owned(),
+                why: why.into(),
+            });
+        }
+        let meta = StoreMeta {
+            store_id: io_util::random_u64(),
+            segment_bytes: opts.segment_bytes,
+            keep_content: opts.keep_content,
+            created_ns: io_util::now_ns(),
+        };
+        fs::File::create(dir.join(LOCK_FILE)).ctx("create", &dir.join(LOCK_FILE))?;
+        let (seg, _) = open::create_segment(dir, &meta, 1, 1)?;
+        seg.sync_published().ctx("msync", &seg.path)?;
+        // The STORE file goes last: a directory without it is not a store yet.
+        meta.save(dir)
+    }
+
+    /// Opens a store, recovering it: see `RecoveryReport` for what was cut or repaired.
+    pub fn open(dir: impl AsRef<Path>, opts: &OpenOptions) -> Result<Store> {
+        let dir = dir.as_ref().to_owned();
+        let meta = StoreMeta::load(&dir)?;
+        let writable = !opts.read_only;
+        let lock = if writable {
+            Some(lock::WriterLock::acquire(&dir)?)
+        } else {
+            None
+        };
+        let rec = open::recover(&dir, &meta, writable)?;
+        let shared = Arc::new(Shared {
+            dir,
+            meta,
+            writable,
+            last_seq: AtomicU64::new(rec.next_seq - 1),
+            segments: RwLock::new(rec.segments),
+            poisoned: AtomicBool::new(false),
+            poison: Mutex::new(None),
+            warnings: Mutex::new(Vec::new()),
+        });
+        let mut store = Store {
+            shared: Arc::clone(&shared),
+            writer: None,
+            housekeeper: None,
+            report: rec.report,
+            _lock: lock,
+        };
+        if writable {
+            let (job_tx, job_rx) = crossbeam_channel::unbounded();
+            let (prep_tx, prep_rx) = crossbeam_channel::bounded(1);
+            let period = match opts.durability {
+                Durability::Periodic(p) => Some(p),
+                _ => None,
+            };
+            let handle = housekeeper::spawn(Arc::clone(&shared), job_rx, prep_tx, period)
+                .ctx("spawn housekeeper", &shared.dir)?;
+            let token = rec.token.ok_or(Error::ReadOnly)?;
+            let writer = Writer::new(
+                shared,
+                token,
+                rec.next_seq,
+                opts.durability,
+                job_tx.clone(),
+                prep_rx,
+            );
+            store.writer = Some(Mutex::new(writer));
+            store.housekeeper = Some((job_tx, handle));
+        }
+        Ok(store)
+    }
+
+    /// What recovery found and did when this store was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// Appends one event; returns its seq.
+    pub fn append(&self, event: &Event) -> Result<u64> {
+        self.append_batch(std::slice::from_ref(event))
+            .map(|r| r.start)
+    }
+
+    /// Appends events with consecutive seqs; returns their seq range.
+    pub fn append_batch(&self, events: &[Event]) -> Result<Range<u64>> {
+        self.writer()?.lock().append_batch(events)
+    }
+
+    /// A durability barrier: returns once every event appended so far is on disk.
+    pub fn flush(&self) -> Result<()> {
+        self.writer()?.lock().sync()
+    }
+
+    /// Seq of the last event, 0 when the store is empty.
+    pub fn last_seq(&self) -> u64 {
+        self.shared.last_seq.load(Ordering::Acquire)
+    }
+
+    /// Seq of the first event, 0 when the store is empty.
+    pub fn first_seq(&self) -> u64 {
+        let first = self
+            .shared
+            .segments
+            .read()
+            .first()
+            .map_or(1, |s| s.header.base_seq);
+        if self.last_seq() >= first { first } else { 0 }
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Whether this store keeps prompt and output text.
+    pub fn keeps_content(&self) -> bool {
+        self.shared.meta.keep_content
+    }
+
+    /// Non-fatal problems met since open (an index that could not be written, say).
+    pub fn warnings(&self) -> Vec<String> {
+        self.shared.warnings.lock().clone()
+    }
+
+    /// Counts and sizes. Loads every segment's index to count sessions.
+    pub fn stats(&self) -> Result<Stats> {
+        let segments = self.shared.segments.read().clone();
+        let mut sessions = std::collections::BTreeSet::new();
+        let (mut data_bytes, mut disk_bytes) = (0u64, 0u64);
+        for (i, seg) in segments.iter().enumerate() {
+            let ix = read::index_of(&self.shared, &segments, i)?;
+            data_bytes += u64::from(ix.end) - crate::segment::header::HEADER_BYTES as u64;
+            disk_bytes += seg.map.len() as u64;
+            sessions.extend(ix.sessions().into_iter().map(str::to_owned));
+        }
+        let last_seq = self.last_seq();
+        let first_seq = self.first_seq();
+        Ok(Stats {
+            segments: segments.len(),
+            events: if first_seq == 0 {
+                0
+            } else {
+                last_seq - first_seq + 1
+            },
+            first_seq,
+            last_seq,
+            data_bytes,
+            disk_bytes,
+            sessions: sessions.len(),
+            segment_bytes: self.shared.meta.segment_bytes,
+            keep_content: self.shared.meta.keep_content,
+        })
+    }
+
+    /// Syncs, stops the background thread and closes the store. Dropping does the same but
+    /// cannot report an error.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let result = match self.writer.take() {
+            Some(w) if !self.shared.poisoned.load(Ordering::Acquire) => w.into_inner().sync(),
+            _ => Ok(()),
+        };
+        if let Some((jobs, handle)) = self.housekeeper.take() {
+            let _ = jobs.send(housekeeper::Job::Stop);
+            let _ = handle.join();
+        }
+        result
+    }
+
+    fn writer(&self) -> Result<&Mutex<Writer>> {
+        self.writer.as_ref().ok_or(Error::ReadOnly)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl Shared {
+    fn active(&self) -> Arc<Segment> {
+        let segs = self.segments.read();
+        // A store always has at least one segment (recovery guarantees it).
+        Arc::clone(&segs[segs.len() - 1])
+    }
+
+    fn set_last_seq(&self, seq: u64) {
+        self.last_seq.store(seq, Ordering::Release);
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            let why = self.poison.lock().clone().unwrap_or_default();
+            return Err(Error::Poisoned(why));
+        }
+        Ok(())
+    }
+
+    fn poison(&self, why: String) {
+        self.poison.lock().get_or_insert(why);
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    fn warn(&self, what: String) {
+        self.warnings.lock().push(what);
+    }
+}

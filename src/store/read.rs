@@ -1,0 +1,278 @@
+//! Reads: one record by seq, a seq range, one session. Every frame read is checked (CRC and
+//! seq) whatever the index says.
+
+use std::fs;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use parking_lot::MappedRwLockReadGuard;
+
+use super::{Shared, Store};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::index::SegmentIndex;
+use crate::index::file as index_file;
+use crate::io_util;
+use crate::segment::Segment;
+use crate::segment::header::HEADER_BYTES;
+use crate::segment::scan::Stop;
+
+/// A stored event and its seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The seq the store assigned.
+    pub seq: u64,
+    /// The event.
+    pub event: Event,
+}
+
+impl Store {
+    /// The record with this seq, if stored.
+    pub fn get(&self, seq: u64) -> Result<Option<Record>> {
+        self.iter(seq..=seq).next().transpose()
+    }
+
+    /// Records with seqs in `range` (clamped to what is stored), in order.
+    pub fn iter(&self, range: RangeInclusive<u64>) -> RecordIter {
+        let segments = self.shared.segments.read().clone();
+        let first = segments.first().map_or(1, |s| s.header.base_seq);
+        let end = (*range.end()).min(self.last_seq());
+        RecordIter {
+            shared: Arc::clone(&self.shared),
+            segments,
+            next: (*range.start()).max(first),
+            end,
+            pos: None,
+        }
+    }
+
+    /// One session's records, in seq order, found through the sidecar indexes.
+    pub fn session(&self, session: &str) -> SessionIter {
+        let segments = self.shared.segments.read().clone();
+        SessionIter {
+            shared: Arc::clone(&self.shared),
+            session: session.to_owned(),
+            segments,
+            last_seq: self.last_seq(),
+            seg: 0,
+            offsets: Vec::new().into_iter(),
+        }
+    }
+
+    /// Loads (validating, or rebuilding) every segment's index; rebuilds show up in
+    /// `warnings`.
+    pub fn check_indexes(&self) -> Result<()> {
+        let segments = self.shared.segments.read().clone();
+        for i in 0..segments.len() {
+            drop(index_of(&self.shared, &segments, i)?);
+        }
+        Ok(())
+    }
+}
+
+/// Iterator over a seq range.
+pub struct RecordIter {
+    shared: Arc<Shared>,
+    segments: Vec<Arc<Segment>>,
+    next: u64,
+    end: u64,
+    /// Current segment and the offset of the frame with seq `next`.
+    pos: Option<(usize, usize)>,
+}
+
+impl Iterator for RecordIter {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next > self.end {
+            return None;
+        }
+        let item = self.step();
+        if item.is_err() {
+            self.next = u64::MAX;
+        }
+        Some(item)
+    }
+}
+
+impl RecordIter {
+    fn step(&mut self) -> Result<Record> {
+        let (i, at) = match self.pos {
+            Some((i, at)) if self.starts_in(i + 1) != Some(self.next) => (i, at),
+            _ => self.seek()?,
+        };
+        let seg = &self.segments[i];
+        let f = seg.frame_at(at, self.next)?;
+        let event =
+            codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
+        self.pos = Some((i, at + f.len()));
+        self.next += 1;
+        Ok(Record { seq: f.seq, event })
+    }
+
+    fn starts_in(&self, i: usize) -> Option<u64> {
+        self.segments.get(i).map(|s| s.header.base_seq)
+    }
+
+    /// Finds the frame of `self.next` through the sparse index.
+    fn seek(&self) -> Result<(usize, usize)> {
+        let i = self
+            .segments
+            .partition_point(|s| s.header.base_seq <= self.next)
+            .saturating_sub(1);
+        let seg = &self.segments[i];
+        let ix = index_of(&self.shared, &self.segments, i)?;
+        let Some((mut seq, at)) = ix.seek(self.next) else {
+            return Err(seg.corrupt(0, self.next, "seq missing from its segment's index"));
+        };
+        drop(ix);
+        let mut at = at as usize;
+        while seq < self.next {
+            at += seg.frame_at(at, seq)?.len();
+            seq += 1;
+        }
+        Ok((i, at))
+    }
+}
+
+/// Iterator over one session's records.
+pub struct SessionIter {
+    shared: Arc<Shared>,
+    session: String,
+    segments: Vec<Arc<Segment>>,
+    last_seq: u64,
+    seg: usize,
+    offsets: std::vec::IntoIter<u32>,
+}
+
+impl Iterator for SessionIter {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(at) = self.offsets.next() {
+                let item = self.read(at as usize);
+                match item {
+                    Ok(Some(rec)) => return Some(Ok(rec)),
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.seg = self.segments.len();
+                        self.offsets = Vec::new().into_iter();
+                        return Some(Err(e));
+                    }
+                }
+            }
+            if self.seg >= self.segments.len() {
+                return None;
+            }
+            match index_of(&self.shared, &self.segments, self.seg) {
+                Ok(ix) => self.offsets = ix.session_offsets(&self.session).to_vec().into_iter(),
+                Err(e) => {
+                    self.seg = self.segments.len();
+                    return Some(Err(e));
+                }
+            }
+            self.seg += 1;
+        }
+    }
+}
+
+impl SessionIter {
+    /// Reads the frame at `at` in the current segment. The seq is not known in advance, so
+    /// it is checked against the segment's range; the CRC is always checked.
+    fn read(&self, at: usize) -> Result<Option<Record>> {
+        let seg = &self.segments[self.seg - 1];
+        let data = seg.map.published();
+        let f = match crate::frame::decode(data, at, seg.header.salt) {
+            crate::frame::Decoded::Frame(f) => f,
+            // Indexed by the writer but not yet published.
+            crate::frame::Decoded::End if at >= data.len() => return Ok(None),
+            _ => return Err(seg.corrupt(at, 0, "no valid frame where the index points")),
+        };
+        if f.seq > self.last_seq {
+            return Ok(None);
+        }
+        let next_base = self
+            .segments
+            .get(self.seg)
+            .map_or(u64::MAX, |s| s.header.base_seq);
+        if f.seq < seg.header.base_seq || f.seq >= next_base {
+            return Err(seg.corrupt(at, f.seq, "indexed frame's seq is outside its segment"));
+        }
+        let event =
+            codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
+        if event.session.as_str() != self.session {
+            return Err(seg.corrupt(at, f.seq, "indexed frame belongs to another session"));
+        }
+        Ok(Some(Record { seq: f.seq, event }))
+    }
+}
+
+/// The index of segment `i`, loading a sealed segment's index file on first use. A file
+/// that is missing, foreign, stale or damaged is rebuilt from the segment and rewritten.
+pub(super) fn index_of<'a>(
+    shared: &Shared,
+    segments: &'a [Arc<Segment>],
+    i: usize,
+) -> Result<MappedRwLockReadGuard<'a, SegmentIndex>> {
+    let seg = &segments[i];
+    if let Some(ix) = seg.index() {
+        return Ok(ix);
+    }
+    let next_seq = match segments.get(i + 1) {
+        Some(next) => next.header.base_seq,
+        None => return Err(seg.corrupt(0, seg.header.base_seq, "tail segment has no index")),
+    };
+    let loaded = match fs::read(seg.index_path()) {
+        Ok(bytes) => index_file::decode(&bytes, seg.index_key())
+            .map_err(|r| r.0)
+            .and_then(|ix| seg.check_index(&ix, next_seq).map(|()| ix)),
+        Err(e) => Err(format!("cannot read: {e}")),
+    };
+    let index = match loaded {
+        Ok(ix) => ix,
+        Err(why) => rebuild(shared, seg, next_seq, &why)?,
+    };
+    seg.set_index(index);
+    seg.index()
+        .ok_or_else(|| seg.corrupt(0, seg.header.base_seq, "index vanished"))
+}
+
+/// Rebuilds a sealed segment's index by scanning it; the scan must find exactly the seqs
+/// the next segment's base implies, ending cleanly.
+fn rebuild(shared: &Shared, seg: &Segment, next_seq: u64, why: &str) -> Result<SegmentIndex> {
+    let (scan, index) = seg.scan_and_index()?;
+    let expected = next_seq.saturating_sub(seg.header.base_seq);
+    if scan.records != expected || !matches!(scan.stop, Stop::Clean) {
+        let stop = match scan.stop {
+            Stop::Clean => "clean end".to_owned(),
+            Stop::Torn { why, .. } | Stop::Corrupt { why, .. } => why.to_string(),
+        };
+        return Err(seg.corrupt(
+            scan.end,
+            scan.next_seq(seg.header.base_seq),
+            format!(
+                "sealed segment holds {} of its {expected} records ({stop})",
+                scan.records
+            ),
+        ));
+    }
+    let path = seg.index_path();
+    shared.warn(format!("rebuilt index {}: {why}", path.display()));
+    if shared.writable {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if let Err(e) = io_util::write_atomic(
+            &shared.dir,
+            name,
+            &index_file::encode(seg.index_key(), &index),
+        ) {
+            shared.warn(format!("writing index {name}: {e}"));
+        }
+    }
+    let _ = HEADER_BYTES;
+    Ok(index)
+}
