@@ -12,6 +12,7 @@ pub mod limits;
 pub mod meta;
 pub mod segment;
 pub mod store;
+pub mod verify;
 
 pub use error::{Corruption, Error, Result};
 pub use store::{CreateOptions, Durability, OpenOptions, Record, RecoveryReport, Stats, Store};

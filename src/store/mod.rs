@@ -204,6 +204,11 @@ impl Store {
         if self.last_seq() >= first { first } else { 0 }
     }
 
+    /// The segments in use, oldest first (for `verify`).
+    pub(crate) fn segments(&self) -> Vec<Arc<Segment>> {
+        self.shared.segments.read().clone()
+    }
+
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
