@@ -29,6 +29,11 @@ const MICROS_PER_UNIT: i64 = 1_000_000;
 /// Serde: in human-readable formats (JSON) it is a JSON *number* written with its exact decimal
 /// text; a JSON string such as `"1.5"` is rejected, matching the schema, which says `number`.
 /// In binary formats (bincode) it is a plain `i64` of micro-units.
+///
+/// Caveats of the RawValue route: `serde_json::to_value` turns the number into an `f64` and
+/// rounds large values (9223372036854.775807 becomes 9223372036854.775), so write energies with
+/// `serde_json::to_string`/`to_writer`, never through `Value`. Other human-readable formats
+/// (YAML) do not understand RawValue; print energies there with `Display` instead.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Energy(i64);
 
