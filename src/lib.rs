@@ -11,6 +11,7 @@ pub(crate) mod io_util;
 pub mod limits;
 pub mod meta;
 pub mod segment;
+pub mod sim;
 pub mod store;
 pub mod verify;
 

@@ -240,6 +240,15 @@ impl EventBody {
         }
     }
 
+    /// Whether the body carries optional text `content` that `strip_content` would drop.
+    pub const fn has_content(&self) -> bool {
+        match self {
+            EventBody::UserPrompt(body) => body.content.is_some(),
+            EventBody::AiOutput(body) => body.content.is_some(),
+            _ => false,
+        }
+    }
+
     /// This event's contribution to its session's energy total, if it has one.
     ///
     /// Conservation is defined over exactly these deltas: `energy.update.delta` and

@@ -62,15 +62,18 @@ pub(super) fn recover(dir: &Path, meta: &StoreMeta, writable: bool) -> Result<Re
     for (i, f) in found.iter().enumerate() {
         match read_header(&f.path, f.no, meta)? {
             Ok(h) => headers.push(h),
-            // Only a trailing segment may lack a header: one prepared ahead, or torn in a roll.
+            // Only trailing segments may lack a header: one prepared ahead, or torn in a roll.
             Err(why) if unused_tail(&f.path)? => {
-                for f in &found[i..] {
+                for (k, f) in found[i..].iter().enumerate() {
+                    // The one prepared ahead is kept for the writer; others are removed.
+                    if k == 0 && why == HeaderError::Zero {
+                        continue;
+                    }
                     if writable {
                         fs::remove_file(&f.path).ctx("remove", &f.path)?;
                     }
                     report.removed_segments.push(f.path.clone());
                 }
-                let _ = why;
                 break;
             }
             Err(why) => {
@@ -157,11 +160,21 @@ pub(super) struct Prepared {
     pub token: TailToken,
 }
 
-/// Creates segment file `no`. `populate` faults its pages in now so the first writes to it
-/// take no page faults.
+/// Creates segment file `no`, or takes the unused one recovery left in place. `populate`
+/// faults its pages in now so the first writes to it take no page faults.
 pub(super) fn prepare(dir: &Path, meta: &StoreMeta, no: u64, populate: bool) -> Result<Prepared> {
     let path = dir.join(segment::file_name(no, SEGMENT_EXT));
-    let file = io_util::create_preallocated(&path, meta.segment_bytes)?;
+    let file = match OpenOptions::new().read(true).write(true).open(&path) {
+        // Recovery checked it is unused (no header, no data); make sure it has all its blocks.
+        Ok(file) => {
+            io_util::preallocate(&file, meta.segment_bytes).ctx("preallocate", &path)?;
+            file
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            io_util::create_preallocated(&path, meta.segment_bytes)?
+        }
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
     file.sync_all().ctx("fsync", &path)?;
     io_util::sync_dir(dir)?;
     let (map, token) = SegmentMap::map(&file, true, populate, &path)?;

@@ -10,7 +10,7 @@ use super::housekeeper::Job;
 use super::open::{self, Prepared};
 use super::{Durability, Shared};
 use crate::codec::{self, EncodeError};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::frame::{self, FRAME_HEADER_BYTES};
 use crate::limits::RECORD_BODY_BYTES_MAX;
@@ -207,21 +207,14 @@ impl Writer {
                 Err(TryRecvError::Empty) => self.prepared.recv().ok(),
                 Err(TryRecvError::Disconnected) => None,
             };
-            match got {
-                Some(Ok(p)) if p.no == no => return Ok(p),
-                Some(Ok(p)) => {
-                    let _ = std::fs::remove_file(&p.path);
-                }
-                // Preparing failed (a full disk, say): try once more here, reporting the error.
-                Some(Err(_)) | None => {}
+            // If preparing failed (a full disk, say), try once more here and report that error.
+            if let Some(Ok(p)) = got
+                && p.no == no
+            {
+                return Ok(p);
             }
         }
-        let dir = &self.shared.dir;
-        let path = dir.join(crate::segment::file_name(no, crate::segment::SEGMENT_EXT));
-        if path.exists() {
-            std::fs::remove_file(&path).ctx("remove", &path)?;
-        }
-        open::prepare(dir, &self.shared.meta, no, false)
+        open::prepare(&self.shared.dir, &self.shared.meta, no, false)
     }
 
     fn request_prepare(&mut self) {

@@ -1,4 +1,6 @@
 //! The integration test binary; one module per area.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod events;
+mod log;
+mod util;

@@ -1,0 +1,106 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use wfstore::sim::synthetic;
+use wfstore::{CreateOptions, Durability, OpenOptions, Store};
+
+pub const SEED: u64 = 7;
+/// The smallest segment size: rolls come every few hundred records.
+pub const SMALL_SEGMENT: u64 = 64 << 10;
+
+pub fn create(dir: &Path, segment_bytes: u64) {
+    Store::create(
+        dir,
+        &CreateOptions {
+            segment_bytes,
+            keep_content: false,
+        },
+    )
+    .unwrap();
+}
+
+pub fn open(dir: &Path) -> Store {
+    Store::open(
+        dir,
+        &OpenOptions {
+            durability: Durability::None,
+            read_only: false,
+        },
+    )
+    .unwrap()
+}
+
+pub fn open_ro(dir: &Path) -> wfstore::Result<Store> {
+    Store::open(
+        dir,
+        &OpenOptions {
+            durability: Durability::None,
+            read_only: true,
+        },
+    )
+}
+
+/// A store holding synthetic events 1..=n.
+pub fn store_with(dir: &Path, n: u64, segment_bytes: u64) {
+    create(dir, segment_bytes);
+    let s = open(dir);
+    for i in 1..=n {
+        assert_eq!(s.append(&synthetic(SEED, i)).unwrap(), i);
+    }
+    s.close().unwrap();
+}
+
+/// Asserts the store holds exactly synthetic events 1..=n, in order, intact.
+pub fn assert_prefix(store: &Store, n: u64) {
+    assert_eq!(store.last_seq(), n, "last seq");
+    let mut count = 0;
+    for (i, rec) in store.iter(1..=u64::MAX).enumerate() {
+        let rec = rec.unwrap();
+        assert_eq!(rec.seq, i as u64 + 1);
+        assert_eq!(rec.event, synthetic(SEED, rec.seq), "seq {}", rec.seq);
+        count += 1;
+    }
+    assert_eq!(count, n);
+}
+
+pub fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Offsets of the frames of a segment file (the frame header's length field is at each).
+pub fn frame_offsets(seg: &Path) -> Vec<(usize, usize)> {
+    let data = std::fs::read(seg).unwrap();
+    let mut at = 64;
+    let mut out = vec![];
+    loop {
+        let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            return out;
+        }
+        out.push((at, 24 + len));
+        at += 24 + len;
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// The segment files that hold data (an unused prepared segment has no header).
+pub fn data_segments(dir: &Path) -> Vec<PathBuf> {
+    segments(dir)
+        .into_iter()
+        .filter(|p| std::fs::read(p).unwrap()[..8] == *b"WFSEGMT\0")
+        .collect()
+}
