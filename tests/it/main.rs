@@ -2,5 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod events;
+mod index;
 mod log;
+mod process;
+mod recovery;
 mod util;
