@@ -5,6 +5,8 @@ pub mod codec;
 pub mod error;
 pub mod event;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod index;
 pub(crate) mod io_util;

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod events;
+mod fuzz_corpus;
+mod golden;
 mod index;
 mod log;
 mod process;

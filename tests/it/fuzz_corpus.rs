@@ -1,0 +1,71 @@
+//! Replays the committed fuzz corpus (`fuzz/corpus/<target>/`) through the same functions the
+//! cargo-fuzz targets call, on the stable toolchain. `WFSTORE_WRITE_CORPUS=1` regenerates the
+//! seed files from a real store first.
+
+use std::path::{Path, PathBuf};
+
+use wfstore::fuzzing;
+
+fn corpus(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target)
+}
+
+fn replay(target: &str, f: fn(&[u8])) {
+    let dir = corpus(target);
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        f(&std::fs::read(&path).unwrap());
+        n += 1;
+    }
+    assert!(n >= 3, "{} has only {n} seeds", dir.display());
+}
+
+#[test]
+fn replay_committed_corpus() {
+    if std::env::var_os("WFSTORE_WRITE_CORPUS").is_some() {
+        write_seeds();
+    }
+    replay("frame_decode", fuzzing::frame_decode);
+    replay("segment_recovery", fuzzing::segment_recovery);
+    replay("index_file", fuzzing::index_file);
+    replay("record_body", fuzzing::record_body);
+    replay("json_line", fuzzing::json_line);
+}
+
+fn write_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::util::store_with(dir.path(), 1200, crate::util::SMALL_SEGMENT);
+    let seg = std::fs::read(dir.path().join("0000000001.seg")).unwrap();
+    let frames = crate::util::frame_offsets(&dir.path().join("0000000001.seg"));
+    let end = frames[4].0;
+    let salt = seg[24..32].to_vec();
+    let put = |target: &str, name: &str, bytes: &[u8]| {
+        std::fs::create_dir_all(corpus(target)).unwrap();
+        std::fs::write(corpus(target).join(name), bytes).unwrap();
+    };
+    let head = &seg[..end + 64];
+    put("segment_recovery", "four-frames", head);
+    put("segment_recovery", "torn", &seg[..end - 7]);
+    let mut flipped = head.to_vec();
+    flipped[frames[1].0 + 30] ^= 4;
+    put("segment_recovery", "mid-flip", &flipped);
+    put("frame_decode", "frames", &[&salt[..], &seg[64..end]].concat());
+    put("frame_decode", "one", &[&salt[..], &seg[64..frames[1].0]].concat());
+    put("frame_decode", "huge-len", &[&salt[..], &u32::MAX.to_le_bytes(), &[0; 30]].concat());
+    let idx = std::fs::read(dir.path().join("0000000001.idx")).unwrap();
+    put("index_file", "real", &idx);
+    put("index_file", "cut", &idx[..idx.len() / 2]);
+    put("index_file", "store", &std::fs::read(dir.path().join("STORE")).unwrap());
+    for (i, &(at, len)) in frames.iter().take(4).enumerate() {
+        put("record_body", &format!("body-{i}"), &seg[at + 24..at + len]);
+    }
+    let sim = wfstore::sim::Simulator::new(wfstore::sim::SimConfig { frames: 300, ..Default::default() });
+    let mut seen = std::collections::BTreeSet::new();
+    for e in sim.flatten() {
+        if seen.insert(e.event_type()) {
+            let line = wfstore::event::to_json_line(seen.len() as u64, &e);
+            put("json_line", e.event_type().as_str(), line.as_bytes());
+        }
+    }
+}
