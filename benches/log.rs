@@ -1,2 +1,121 @@
-//! Criterion benchmarks (filled in below).
-fn main() {}
+//! Criterion benchmarks of the log engine: append (one thread), read by seq, read one session
+//! of 10 k events out of 10 M, and open + recover. The 10 M-event store is built once under
+//! `target/wfstore-bench/` and reused.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use wfstore::event::Event;
+use wfstore::sim::synthetic;
+use wfstore::{CreateOptions, Durability, OpenOptions, Store};
+
+const BIG_EVENTS: u64 = 10_000_000;
+const BIG_SESSIONS: u64 = 1_000;
+
+/// Event `i` of the big store: `synthetic` with 1,000 sessions of 10 k events each.
+fn big_event(i: u64) -> Event {
+    let mut e = synthetic(1, i);
+    e.session =
+        wfstore::event::Id::try_from(format!("session-{:04}-wirthforge-desktop", i % BIG_SESSIONS)).unwrap();
+    e
+}
+
+fn bench_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wfstore-bench").join(name)
+}
+
+fn periodic() -> OpenOptions {
+    OpenOptions { durability: Durability::Periodic(Duration::from_millis(100)), read_only: false }
+}
+
+/// The 10 M-event store, built on first use.
+fn big_store() -> PathBuf {
+    let dir = bench_dir("10m");
+    if let Ok(s) = Store::open(&dir, &OpenOptions { read_only: true, ..OpenOptions::default() })
+        && s.last_seq() == BIG_EVENTS
+    {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Store::create(&dir, &CreateOptions::default()).unwrap();
+    let s = Store::open(&dir, &periodic()).unwrap();
+    let t = Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 1..=BIG_EVENTS {
+        batch.push(big_event(i));
+        if batch.len() == batch.capacity() {
+            s.append_batch(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    s.close().unwrap();
+    eprintln!("built {} in {:.1?}", dir.display(), t.elapsed());
+    dir
+}
+
+fn append(c: &mut Criterion) {
+    let dir = bench_dir("append");
+    let _ = std::fs::remove_dir_all(&dir);
+    Store::create(&dir, &CreateOptions::default()).unwrap();
+    let store = Store::open(&dir, &periodic()).unwrap();
+    let events: Vec<Event> = (1..=4096).map(|i| synthetic(1, i)).collect();
+    let mut g = c.benchmark_group("append");
+    g.throughput(Throughput::Elements(1)).measurement_time(Duration::from_secs(4)).sample_size(20);
+    g.bench_function("one_thread_periodic", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            store.append(&events[i]).unwrap()
+        })
+    });
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("batch_of_1000_periodic", |b| b.iter(|| store.append_batch(&events[..1000]).unwrap()));
+    g.finish();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn reads(c: &mut Criterion) {
+    let dir = big_store();
+    let store = Store::open(&dir, &OpenOptions { read_only: true, ..OpenOptions::default() }).unwrap();
+    store.check_indexes().unwrap();
+    let mut g = c.benchmark_group("read");
+    let mut rng = fastrand::Rng::with_seed(9);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("by_seq_random_of_10m", |b| b.iter(|| store.get(rng.u64(1..=BIG_EVENTS)).unwrap()));
+    g.throughput(Throughput::Elements(BIG_EVENTS / BIG_SESSIONS));
+    g.sample_size(20);
+    g.bench_function("one_session_10k_of_10m", |b| {
+        b.iter(|| {
+            let id = format!("session-{:04}-wirthforge-desktop", rng.u64(..BIG_SESSIONS));
+            let n = store.session(&id).map(|r| r.unwrap()).count();
+            assert_eq!(n as u64, BIG_EVENTS / BIG_SESSIONS);
+        })
+    });
+    g.throughput(Throughput::Elements(1_000_000));
+    g.bench_function("iterate_1m_decode", |b| {
+        b.iter(|| {
+            let start = rng.u64(1..BIG_EVENTS - 1_000_000);
+            store.iter(start..=start + 999_999).map(|r| r.unwrap()).count()
+        })
+    });
+    g.finish();
+}
+
+fn open_recover(c: &mut Criterion) {
+    let dir = big_store();
+    let mut g = c.benchmark_group("open");
+    g.sample_size(20);
+    g.bench_function("recover_10m_read_only", |b| {
+        b.iter(|| Store::open(&dir, &OpenOptions { read_only: true, ..OpenOptions::default() }).unwrap())
+    });
+    g.bench_function("recover_10m_writer", |b| {
+        b.iter_batched(|| (), |()| Store::open(&dir, &periodic()).unwrap(), BatchSize::PerIteration)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, append, reads, open_recover);
+criterion_main!(benches);

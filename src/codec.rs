@@ -65,13 +65,7 @@ pub fn decode(ts_ns: i64, bytes: &[u8]) -> Result<Event, String> {
             if used != rest.len() {
                 return Err(format!("{} trailing bytes", rest.len() - used));
             }
-            Ok(Event {
-                ts_ns,
-                frame: r.frame,
-                session: r.session,
-                user: r.user,
-                body: r.body,
-            })
+            Ok(Event { ts_ns, frame: r.frame, session: r.session, user: r.user, body: r.body })
         }
         v => Err(format!("unsupported event schema version {v}")),
     }

@@ -82,12 +82,7 @@ pub struct Corruption {
 
 impl std::fmt::Display for Corruption {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "corruption in {} at offset {}",
-            self.path.display(),
-            self.offset
-        )?;
+        write!(f, "corruption in {} at offset {}", self.path.display(), self.offset)?;
         if let Some(seq) = self.seq {
             write!(f, " (expected seq {seq})")?;
         }
@@ -98,26 +93,12 @@ impl std::fmt::Display for Corruption {
 impl Error {
     /// Wraps an I/O error with the operation and the path.
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        Error::Io { op, path: path.into(), source }
     }
 
     /// Builds a corruption error.
-    pub fn corrupt(
-        path: impl Into<PathBuf>,
-        offset: u64,
-        seq: Option<u64>,
-        what: impl Into<String>,
-    ) -> Self {
-        Error::Corrupt(Box::new(Corruption {
-            path: path.into(),
-            offset,
-            seq,
-            what: what.into(),
-        }))
+    pub fn corrupt(path: impl Into<PathBuf>, offset: u64, seq: Option<u64>, what: impl Into<String>) -> Self {
+        Error::Corrupt(Box::new(Corruption { path: path.into(), offset, seq, what: what.into() }))
     }
 
     /// True when this error means damaged data (the CLI's exit code 3).

@@ -86,11 +86,7 @@ pub fn decode(data: &[u8], at: usize, salt: u64) -> Decoded<'_> {
         return Decoded::End;
     };
     if rest.len() < FRAME_HEADER_BYTES {
-        return if rest.iter().all(|&b| b == 0) {
-            Decoded::End
-        } else {
-            Decoded::Bad(BadFrame::HeaderCut)
-        };
+        return if rest.iter().all(|&b| b == 0) { Decoded::End } else { Decoded::Bad(BadFrame::HeaderCut) };
     }
     let body_len = read_u32(rest, LEN_AT);
     if body_len == 0 {
@@ -167,13 +163,8 @@ mod tests {
     #[test]
     fn round_trip() {
         let v = frame_bytes(b"hello", 7, -3, 42);
-        let Decoded::Frame(f) = decode(&v, 0, 42) else {
-            panic!("not a frame")
-        };
-        assert_eq!(
-            (f.seq, f.ts_ns, f.body, f.len()),
-            (7, -3, &b"hello"[..], 29)
-        );
+        let Decoded::Frame(f) = decode(&v, 0, 42) else { panic!("not a frame") };
+        assert_eq!((f.seq, f.ts_ns, f.body, f.len()), (7, -3, &b"hello"[..], 29));
     }
 
     #[test]
@@ -188,10 +179,7 @@ mod tests {
         for bit in 0..v.len() * 8 {
             let mut w = v.clone();
             w[bit / 8] ^= 1 << (bit % 8);
-            assert!(
-                !matches!(decode(&w, 0, 5), Decoded::Frame(_)),
-                "bit {bit} undetected"
-            );
+            assert!(!matches!(decode(&w, 0, 5), Decoded::Frame(_)), "bit {bit} undetected");
         }
     }
 
@@ -200,10 +188,7 @@ mod tests {
         for len in [RECORD_BODY_BYTES_MAX + 1, 1 << 31, u32::MAX] {
             let mut v = vec![0u8; 64];
             v[..4].copy_from_slice(&len.to_le_bytes());
-            assert_eq!(
-                decode(&v, 0, 0),
-                Decoded::Bad(BadFrame::LengthOverLimit(len))
-            );
+            assert_eq!(decode(&v, 0, 0), Decoded::Bad(BadFrame::LengthOverLimit(len)));
         }
         let mut v = vec![0u8; 64];
         v[..4].copy_from_slice(&100u32.to_le_bytes());

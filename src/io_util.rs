@@ -25,20 +25,13 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 
 /// Makes a directory's entries (created, renamed, removed files) durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .ctx("fsync directory", dir)
+    File::open(dir).and_then(|d| d.sync_all()).ctx("fsync directory", dir)
 }
 
 /// Creates `path` (which must not exist) with `len` bytes of real, zeroed blocks. A sparse
 /// file would turn a full disk into SIGBUS on a mapped write; `fallocate` fails up front.
 pub fn create_preallocated(path: &Path, len: u64) -> Result<File> {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .ctx("create", path)?;
+    let f = OpenOptions::new().read(true).write(true).create_new(true).open(path).ctx("create", path)?;
     if let Err(e) = preallocate(&f, len) {
         let _ = fs::remove_file(path);
         return Err(e).ctx("preallocate", path);

@@ -33,11 +33,7 @@ pub struct StoreMeta {
 impl StoreMeta {
     /// Encodes the 64-byte file.
     pub fn encode(&self) -> [u8; 64] {
-        let flags = if self.keep_content {
-            FLAG_KEEP_CONTENT
-        } else {
-            0
-        };
+        let flags = if self.keep_content { FLAG_KEEP_CONTENT } else { 0 };
         let mut h = HeaderBuf::new(MAGIC, VERSION);
         h.put_u16(FLAGS_AT, flags)
             .put_u64(STORE_ID_AT, self.store_id)
@@ -48,23 +44,15 @@ impl StoreMeta {
 
     /// Decodes and checks the file's bytes.
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Self> {
-        let not_a_store = |why: String| Error::NotAStore {
-            path: path.to_owned(),
-            why,
-        };
+        let not_a_store = |why: String| Error::NotAStore { path: path.to_owned(), why };
         if bytes.len() != 64 {
-            return Err(not_a_store(format!(
-                "{STORE_FILE} is {} bytes, expected 64",
-                bytes.len()
-            )));
+            return Err(not_a_store(format!("{STORE_FILE} is {} bytes, expected 64", bytes.len())));
         }
         let v = HeaderView::check(bytes, MAGIC, VERSION)
             .map_err(|e| not_a_store(format!("{STORE_FILE}: {e}")))?;
         let flags = v.u16(FLAGS_AT);
         if flags & !FLAG_KEEP_CONTENT != 0 {
-            return Err(not_a_store(format!(
-                "{STORE_FILE}: unknown flags {flags:#x}"
-            )));
+            return Err(not_a_store(format!("{STORE_FILE}: unknown flags {flags:#x}")));
         }
         Ok(StoreMeta {
             store_id: v.u64(STORE_ID_AT),
@@ -80,10 +68,7 @@ impl StoreMeta {
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotAStore {
-                    path: dir.to_owned(),
-                    why: format!("no {STORE_FILE} file"),
-                });
+                return Err(Error::NotAStore { path: dir.to_owned(), why: format!("no {STORE_FILE} file") });
             }
             Err(e) => return Err(Error::io("read", path, e)),
         };

@@ -32,9 +32,7 @@ impl Default for SimConfig {
             seed: 1,
             sessions: 3,
             frames: 600,
-            models: ["llama-3.1-8b", "qwen2.5-7b", "mistral-7b", "phi-3-mini"]
-                .map(String::from)
-                .to_vec(),
+            models: ["llama-3.1-8b", "qwen2.5-7b", "mistral-7b", "phi-3-mini"].map(String::from).to_vec(),
             start_ns: 1_790_000_000_000_000_000,
             with_content: false,
         }
@@ -64,9 +62,7 @@ impl Simulator {
             .map(|i| {
                 let n = cfg.models.len().clamp(1, 3);
                 let start = rng.usize(..cfg.models.len().max(1));
-                let models = (0..n)
-                    .map(|k| cfg.models[(start + k) % cfg.models.len()].clone())
-                    .collect();
+                let models = (0..n).map(|k| cfg.models[(start + k) % cfg.models.len()].clone()).collect();
                 SimSession {
                     id: id(format!("session-{:04}-{:08x}", i, rng.u32(..))),
                     user: id(format!("user-{:03}", i % 7)),
@@ -75,12 +71,7 @@ impl Simulator {
                 }
             })
             .collect();
-        Simulator {
-            cfg,
-            rng,
-            frame: 0,
-            sessions,
-        }
+        Simulator { cfg, rng, frame: 0, sessions }
     }
 
     /// The events of the next frame, or `None` after the last frame.
@@ -111,14 +102,9 @@ impl Simulator {
         let (frame, last) = (self.frame, self.cfg.frames - 1);
         let mut b = Vec::new();
         if frame == 0 {
-            b.push(EventBody::SystemStartup(SystemStartup {
-                version: "wirthforge 0.9.3".into(),
-            }));
+            b.push(EventBody::SystemStartup(SystemStartup { version: "wirthforge 0.9.3".into() }));
             let models = self.sessions[s].models.clone();
-            b.push(EventBody::SessionStart(SessionStart {
-                app_version: "0.9.3".into(),
-                models,
-            }));
+            b.push(EventBody::SessionStart(SessionStart { app_version: "0.9.3".into(), models }));
         }
         if frame % 240 == 1 {
             b.push(self.prompt());
@@ -135,9 +121,7 @@ impl Simulator {
             }));
         }
         if frame == last {
-            b.push(EventBody::SessionEnd(SessionEnd {
-                reason: "user closed the window".into(),
-            }));
+            b.push(EventBody::SessionEnd(SessionEnd { reason: "user closed the window".into() }));
             b.push(EventBody::SystemShutdown(SystemShutdown { clean: true }));
         }
         b
@@ -152,17 +136,10 @@ impl Simulator {
             let model = self.sessions[s].models[m].clone();
             let tokens = self.rng.u32(1..6);
             let delta = Energy::from_micros(i64::from(tokens) * self.rng.i64(40_000..160_000));
-            b.push(EventBody::EnergyUpdate(EnergyUpdate {
-                model: model.clone(),
-                tokens,
-                delta,
-            }));
+            b.push(EventBody::EnergyUpdate(EnergyUpdate { model: model.clone(), tokens, delta }));
             if self.rng.u32(..90) == 0 {
                 self.sessions[s].streaming[m] = false;
-                let content = self
-                    .cfg
-                    .with_content
-                    .then(|| format!("answer from {model}"));
+                let content = self.cfg.with_content.then(|| format!("answer from {model}"));
                 b.push(EventBody::AiOutput(AiOutput {
                     model,
                     tokens: self.rng.u32(50..900),
@@ -181,32 +158,20 @@ impl Simulator {
             0..=9 => {
                 let factor = Energy::from_micros(self.rng.i64(1_050_000..1_800_000));
                 let delta = Energy::from_micros(self.rng.i64(10_000..400_000));
-                b.push(EventBody::EnergyAmplification(EnergyAmplification {
-                    factor,
-                    delta,
-                }));
+                b.push(EventBody::EnergyAmplification(EnergyAmplification { factor, delta }));
             }
             10..=15 => {
                 let strength = Energy::from_micros(self.rng.i64(0..1_000_000));
-                b.push(EventBody::PatternInterference(PatternInterference {
-                    models,
-                    strength,
-                }));
+                b.push(EventBody::PatternInterference(PatternInterference { models, strength }));
             }
             16..=19 => {
                 let strength = Energy::from_micros(self.rng.i64(0..1_000_000));
-                b.push(EventBody::PatternResonance(PatternResonance {
-                    models,
-                    strength,
-                }));
+                b.push(EventBody::PatternResonance(PatternResonance { models, strength }));
             }
             20..=23 => {
                 let intensity = Energy::from_micros(self.rng.i64(0..2_000_000));
                 let pattern = ["spiral", "pulse", "cascade"][self.rng.usize(..3)].into();
-                b.push(EventBody::EnergyPattern(EnergyPattern {
-                    pattern,
-                    intensity,
-                }));
+                b.push(EventBody::EnergyPattern(EnergyPattern { pattern, intensity }));
             }
             24..=26 => b.push(EventBody::UserAction(UserAction {
                 action: "focus".into(),
@@ -234,15 +199,8 @@ impl Simulator {
 
     fn prompt(&mut self) -> EventBody {
         let chars = self.rng.u32(10..2_000);
-        let content = self
-            .cfg
-            .with_content
-            .then(|| format!("prompt of {chars} characters"));
-        EventBody::UserPrompt(UserPrompt {
-            prompt_hash: self.hash(),
-            chars,
-            content,
-        })
+        let content = self.cfg.with_content.then(|| format!("prompt of {chars} characters"));
+        EventBody::UserPrompt(UserPrompt { prompt_hash: self.hash(), chars, content })
     }
 
     fn hash(&mut self) -> Sha256Hex {

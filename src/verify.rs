@@ -41,12 +41,7 @@ pub struct Problem {
 
 impl From<Corruption> for Problem {
     fn from(c: Corruption) -> Self {
-        Problem {
-            path: c.path,
-            offset: c.offset,
-            seq: c.seq,
-            what: c.what,
-        }
+        Problem { path: c.path, offset: c.offset, seq: c.seq, what: c.what }
     }
 }
 
@@ -61,13 +56,7 @@ impl VerifyReport {
 /// lock. Corruption is reported in the result; `Err` is for I/O errors and non-stores.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    let store = match Store::open(
-        dir,
-        &OpenOptions {
-            read_only: true,
-            ..OpenOptions::default()
-        },
-    ) {
+    let store = match Store::open(dir, &OpenOptions { read_only: true, ..OpenOptions::default() }) {
         Ok(s) => s,
         Err(Error::Corrupt(c)) => {
             report.problems.push((*c).into());
@@ -97,23 +86,14 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
 }
 
 /// Scans one segment completely, decoding every body; checks its index file when sealed.
-fn check_segment(
-    seg: &Segment,
-    next_seq: Option<u64>,
-    report: &mut VerifyReport,
-) -> Result<(), Problem> {
+fn check_segment(seg: &Segment, next_seq: Option<u64>, report: &mut VerifyReport) -> Result<(), Problem> {
     let (scan, index) = seg.scan_and_index().map_err(problem)?;
     let data = seg.map.published();
     let mut at = segment::header::HEADER_BYTES;
     for seq in seg.header.base_seq..scan.next_seq(seg.header.base_seq) {
         let f = seg.frame_at(at, seq).map_err(problem)?;
         if let Err(why) = codec::decode(f.ts_ns, f.body) {
-            return Err(Problem {
-                path: seg.path.clone(),
-                offset: at as u64,
-                seq: Some(seq),
-                what: why,
-            });
+            return Err(Problem { path: seg.path.clone(), offset: at as u64, seq: Some(seq), what: why });
         }
         at += f.len();
     }
@@ -125,12 +105,7 @@ fn check_segment(
         seq: Some(scan.next_seq(seg.header.base_seq)),
         what,
     };
-    if let Stop::Corrupt {
-        why,
-        next_valid_at,
-        next_valid_seq,
-    } = scan.stop
-    {
+    if let Stop::Corrupt { why, next_valid_at, next_valid_seq } = scan.stop {
         return Err(located(format!(
             "{why}, yet a valid frame (seq {next_valid_seq}) follows at offset {next_valid_at}"
         )));
@@ -160,30 +135,16 @@ fn check_index_file(
         Ok(bytes) => index_file::decode(&bytes, seg.index_key())
             .map_err(|r| r.0)
             .and_then(|ix| seg.check_index(&ix, next_seq).map(|()| ix))
-            .and_then(|ix| {
-                if &ix == rebuilt {
-                    Ok(())
-                } else {
-                    Err("differs from the segment".into())
-                }
-            }),
+            .and_then(|ix| if &ix == rebuilt { Ok(()) } else { Err("differs from the segment".into()) }),
     };
     if let Err(why) = verdict {
-        report.notes.push(format!(
-            "index {}: {why}; rebuilt on next use",
-            path.display()
-        ));
+        report.notes.push(format!("index {}: {why}; rebuilt on next use", path.display()));
     }
 }
 
 fn problem(e: Error) -> Problem {
     match e {
         Error::Corrupt(c) => (*c).into(),
-        other => Problem {
-            path: PathBuf::new(),
-            offset: 0,
-            seq: None,
-            what: other.to_string(),
-        },
+        other => Problem { path: PathBuf::new(), offset: 0, seq: None, what: other.to_string() },
     }
 }

@@ -272,10 +272,7 @@ impl FromStr for EventType {
     type Err = UnknownEventType;
 
     fn from_str(text: &str) -> Result<EventType, UnknownEventType> {
-        EventType::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-            .ok_or(UnknownEventType)
+        EventType::ALL.into_iter().find(|kind| kind.as_str() == text).ok_or(UnknownEventType)
     }
 }
 
@@ -323,19 +320,12 @@ mod tests {
     #[test]
     fn energy_delta_counts_updates_and_amplifications() {
         let one = Energy::from_micros(1);
-        let update = EventBody::EnergyUpdate(EnergyUpdate {
-            model: "m".into(),
-            tokens: 1,
-            delta: one,
-        });
+        let update = EventBody::EnergyUpdate(EnergyUpdate { model: "m".into(), tokens: 1, delta: one });
         let amplification = EventBody::EnergyAmplification(EnergyAmplification {
             factor: Energy::from_micros(2_000_000),
             delta: one,
         });
-        let pattern = EventBody::EnergyPattern(EnergyPattern {
-            pattern: "p".into(),
-            intensity: one,
-        });
+        let pattern = EventBody::EnergyPattern(EnergyPattern { pattern: "p".into(), intensity: one });
         assert_eq!(update.energy_delta(), Some(one));
         assert_eq!(amplification.energy_delta(), Some(one));
         assert_eq!(pattern.energy_delta(), None);

@@ -117,18 +117,14 @@ impl Energy {
         }
         let frac = frac_part.unwrap_or("");
         if frac.len() > ENERGY_DECIMALS {
-            return Err(EnergyParseError::TooManyDecimals {
-                decimals: frac.len(),
-            });
+            return Err(EnergyParseError::TooManyDecimals { decimals: frac.len() });
         }
         // Accumulate toward the sign so that i64::MIN, whose magnitude exceeds i64::MAX,
         // still parses.
         let step = |acc: i64, digit: u8| -> Result<i64, EnergyParseError> {
             let digit = i64::from(digit - b'0');
             let digit = if negative { -digit } else { digit };
-            acc.checked_mul(10)
-                .and_then(|scaled| scaled.checked_add(digit))
-                .ok_or(EnergyParseError::Overflow)
+            acc.checked_mul(10).and_then(|scaled| scaled.checked_add(digit)).ok_or(EnergyParseError::Overflow)
         };
         let mut micros: i64 = 0;
         for &digit in int_part.as_bytes().iter().chain(frac.as_bytes()) {
@@ -144,10 +140,7 @@ impl Energy {
 /// Checks that `part` holds only ASCII digits; `offset` locates it in the whole text.
 fn check_digits(part: &str, offset: usize) -> Result<(), EnergyParseError> {
     match part.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((at, found)) => Err(EnergyParseError::InvalidChar {
-            found,
-            at: offset + at,
-        }),
+        Some((at, found)) => Err(EnergyParseError::InvalidChar { found, at: offset + at }),
         None => Ok(()),
     }
 }
@@ -239,14 +232,8 @@ mod tests {
     fn rejects_bad_text() {
         check_err("", EnergyParseError::Empty);
         check_err("-", EnergyParseError::Empty);
-        check_err(
-            "1.1234567",
-            EnergyParseError::TooManyDecimals { decimals: 7 },
-        );
-        check_err(
-            "1.0000000",
-            EnergyParseError::TooManyDecimals { decimals: 7 },
-        );
+        check_err("1.1234567", EnergyParseError::TooManyDecimals { decimals: 7 });
+        check_err("1.0000000", EnergyParseError::TooManyDecimals { decimals: 7 });
         check_err("1e3", EnergyParseError::InvalidChar { found: 'e', at: 1 });
         check_err("1E3", EnergyParseError::InvalidChar { found: 'E', at: 1 });
         check_err("+1", EnergyParseError::InvalidChar { found: '+', at: 0 });
@@ -286,10 +273,7 @@ mod tests {
         let json = serde_json::to_string(&energy).unwrap();
         assert_eq!(json, "9223372036854.775807");
         assert_eq!(serde_json::from_str::<Energy>(&json).unwrap(), energy);
-        assert_eq!(
-            serde_json::from_str::<Energy>(" -0.5 ").unwrap(),
-            Energy::from_micros(-500_000)
-        );
+        assert_eq!(serde_json::from_str::<Energy>(" -0.5 ").unwrap(), Energy::from_micros(-500_000));
     }
 
     #[test]
@@ -338,10 +322,7 @@ mod tests {
         let config = bincode::config::standard();
         let energy = Energy::from_micros(-1_500_000);
         let bytes = bincode::serde::encode_to_vec(energy, config).unwrap();
-        assert_eq!(
-            bytes,
-            bincode::serde::encode_to_vec(-1_500_000_i64, config).unwrap()
-        );
+        assert_eq!(bytes, bincode::serde::encode_to_vec(-1_500_000_i64, config).unwrap());
         let (back, _) = bincode::serde::decode_from_slice::<Energy, _>(&bytes, config).unwrap();
         assert_eq!(back, energy);
     }

@@ -71,10 +71,7 @@ fn nibble(text: &str, at: usize, byte: u8) -> Result<u8, HashParseError> {
         b'a'..=b'f' => Ok(byte - b'a' + 10),
         _ => Err(HashParseError::NotHex {
             // A non-ASCII byte may sit mid-character; report the whole character if we can.
-            found: text
-                .get(at..)
-                .and_then(|rest| rest.chars().next())
-                .unwrap_or(char::REPLACEMENT_CHARACTER),
+            found: text.get(at..).and_then(|rest| rest.chars().next()).unwrap_or(char::REPLACEMENT_CHARACTER),
             at,
         }),
     }
@@ -133,32 +130,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_text() {
-        assert_eq!(
-            Sha256Hex::parse(&DIGEST[..63]),
-            Err(HashParseError::Length { len: 63 })
-        );
-        assert_eq!(
-            Sha256Hex::parse(&format!("{DIGEST}0")),
-            Err(HashParseError::Length { len: 65 })
-        );
+        assert_eq!(Sha256Hex::parse(&DIGEST[..63]), Err(HashParseError::Length { len: 63 }));
+        assert_eq!(Sha256Hex::parse(&format!("{DIGEST}0")), Err(HashParseError::Length { len: 65 }));
         let upper = DIGEST.to_uppercase();
-        assert_eq!(
-            Sha256Hex::parse(&upper),
-            Err(HashParseError::NotHex { found: 'E', at: 0 })
-        );
+        assert_eq!(Sha256Hex::parse(&upper), Err(HashParseError::NotHex { found: 'E', at: 0 }));
         let with_g = format!("{}g", &DIGEST[..63]);
-        assert_eq!(
-            Sha256Hex::parse(&with_g),
-            Err(HashParseError::NotHex { found: 'g', at: 63 })
-        );
+        assert_eq!(Sha256Hex::parse(&with_g), Err(HashParseError::NotHex { found: 'g', at: 63 }));
         // 62 ASCII bytes + one 2-byte character: right length in bytes, never a panic.
         let multibyte = format!("{}é", &DIGEST[..62]);
-        assert_eq!(
-            Sha256Hex::parse(&multibyte),
-            Err(HashParseError::NotHex {
-                found: 'é', at: 62
-            })
-        );
+        assert_eq!(Sha256Hex::parse(&multibyte), Err(HashParseError::NotHex { found: 'é', at: 62 }));
     }
 
     #[test]

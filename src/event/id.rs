@@ -85,19 +85,10 @@ mod tests {
         assert_eq!(Id::try_from(""), Err(IdError::Empty));
         assert_eq!(Id::try_from("a").unwrap().as_str(), "a");
         assert!(Id::try_from("a".repeat(ID_BYTES_MAX)).is_ok());
-        assert_eq!(
-            Id::try_from("a".repeat(ID_BYTES_MAX + 1)),
-            Err(IdError::TooLong { bytes: 129 })
-        );
+        assert_eq!(Id::try_from("a".repeat(ID_BYTES_MAX + 1)), Err(IdError::TooLong { bytes: 129 }));
         // 43 three-byte characters are 129 bytes: too long, though only 43 characters.
-        assert_eq!(
-            Id::try_from("€".repeat(43)),
-            Err(IdError::TooLong { bytes: 129 })
-        );
-        assert_eq!(
-            IdError::TooLong { bytes: 129 }.to_string(),
-            "id is 129 bytes, at most 128 allowed"
-        );
+        assert_eq!(Id::try_from("€".repeat(43)), Err(IdError::TooLong { bytes: 129 }));
+        assert_eq!(IdError::TooLong { bytes: 129 }.to_string(), "id is 129 bytes, at most 128 allowed");
     }
 
     #[test]

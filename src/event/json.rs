@@ -92,22 +92,14 @@ pub fn parse_line(line: &str, now_ns: i64) -> Result<Event, JsonError> {
     let session: Id = fields.required("session")?;
     let user: Id = fields.required("user")?;
     let type_text: String = fields.required("type")?;
-    let kind = type_text
-        .parse::<EventType>()
-        .map_err(|_| JsonError::InvalidValue {
-            path: "type".to_owned(),
-            reason: format!("unknown event type \"{}\"", quote(&type_text)),
-        })?;
+    let kind = type_text.parse::<EventType>().map_err(|_| JsonError::InvalidValue {
+        path: "type".to_owned(),
+        reason: format!("unknown event type \"{}\"", quote(&type_text)),
+    })?;
     let data = fields.required_raw("data")?;
     fields.finish()?;
     let body = json_body::read(kind, data)?;
-    Ok(Event {
-        ts_ns,
-        frame,
-        session,
-        user,
-        body,
-    })
+    Ok(Event { ts_ns, frame, session, user, body })
 }
 
 /// Only the current version is readable until an upcaster for an older one exists; a newer one
@@ -118,9 +110,7 @@ fn check_schema_version(version: u16) -> Result<(), JsonError> {
     }
     Err(JsonError::InvalidValue {
         path: "schema_version".to_owned(),
-        reason: format!(
-            "version {version} is not supported; this build reads {EVENT_SCHEMA_VERSION}"
-        ),
+        reason: format!("version {version} is not supported; this build reads {EVENT_SCHEMA_VERSION}"),
     })
 }
 
@@ -199,41 +189,17 @@ mod tests {
             Some("data.delta"),
             "7 decimals, at most 6 allowed",
         );
-        check_err(
-            &data(r#"{"model":"m","tokens":1,"delta":1e3}"#),
-            Some("data.delta"),
-            "'e'",
-        );
-        check_err(
-            &data(r#"{"model":"m","tokens":1,"delta":"1"}"#),
-            Some("data.delta"),
-            "number",
-        );
-        check_err(
-            &data(r#"{"model":"m","tokens":1}"#),
-            Some("data.delta"),
-            "missing",
-        );
-        check_err(
-            &data(r#"{"model":"m","tokens":-1,"delta":1}"#),
-            Some("data.tokens"),
-            "u32",
-        );
+        check_err(&data(r#"{"model":"m","tokens":1,"delta":1e3}"#), Some("data.delta"), "'e'");
+        check_err(&data(r#"{"model":"m","tokens":1,"delta":"1"}"#), Some("data.delta"), "number");
+        check_err(&data(r#"{"model":"m","tokens":1}"#), Some("data.delta"), "missing");
+        check_err(&data(r#"{"model":"m","tokens":-1,"delta":1}"#), Some("data.tokens"), "u32");
         check_err(
             &data(r#"{"model":"m","tokens":99999999999999999999999,"delta":1}"#),
             Some("data.tokens"),
             "",
         );
-        check_err(
-            &data(r#"{"model":"m","tokens":1,"delta":1,"x":1}"#),
-            Some("data.x"),
-            "unknown",
-        );
-        check_err(
-            &data(r#"{"model":"m","model":"m"}"#),
-            Some("data.model"),
-            "duplicate",
-        );
+        check_err(&data(r#"{"model":"m","tokens":1,"delta":1,"x":1}"#), Some("data.x"), "unknown");
+        check_err(&data(r#"{"model":"m","model":"m"}"#), Some("data.model"), "duplicate");
         check_err(&data("[]"), Some("data"), "expected a JSON object");
         check_err(&data("null"), Some("data"), "expected a JSON object");
         check_err(
@@ -241,16 +207,8 @@ mod tests {
             Some("type"),
             "unknown event type",
         );
-        check_err(
-            r#"{"session":"s","user":"u","type":7,"data":{}}"#,
-            Some("type"),
-            "string",
-        );
-        check_err(
-            r#"{"user":"u","type":"session.end","data":{"reason":"r"}}"#,
-            Some("session"),
-            "missing",
-        );
+        check_err(r#"{"session":"s","user":"u","type":7,"data":{}}"#, Some("type"), "string");
+        check_err(r#"{"user":"u","type":"session.end","data":{"reason":"r"}}"#, Some("session"), "missing");
         check_err(
             r#"{"session":"","user":"u","type":"session.end","data":{"reason":"r"}}"#,
             Some("session"),
@@ -264,11 +222,7 @@ mod tests {
             Some("session"),
             "129 bytes",
         );
-        check_err(
-            r#"{"session":"s","user":"u","type":"session.end"}"#,
-            Some("data"),
-            "missing",
-        );
+        check_err(r#"{"session":"s","user":"u","type":"session.end"}"#, Some("data"), "missing");
         check_err(
             r#"{"session":"s","user":"u","type":"session.end","data":{"reason":"r"},"extra":1}"#,
             Some("extra"),
@@ -300,9 +254,7 @@ mod tests {
             NOW,
         )
         .unwrap();
-        assert!(
-            matches!(prompt.body, crate::event::EventBody::UserPrompt(ref p) if p.content.is_none())
-        );
+        assert!(matches!(prompt.body, crate::event::EventBody::UserPrompt(ref p) if p.content.is_none()));
         check_err(
             &format!(
                 r#"{{{base}:"user.prompt","data":{{"prompt_hash":"{hash}","chars":1,"content":null}}}}"#
@@ -319,11 +271,7 @@ mod tests {
             "lowercase hex",
         );
         // `from` may be null but not absent.
-        parse_line(
-            &format!(r#"{{{base}:"ai.model_change","data":{{"from":null,"to":"b"}}}}"#),
-            NOW,
-        )
-        .unwrap();
+        parse_line(&format!(r#"{{{base}:"ai.model_change","data":{{"from":null,"to":"b"}}}}"#), NOW).unwrap();
         check_err(
             &format!(r#"{{{base}:"ai.model_change","data":{{"to":"b"}}}}"#),
             Some("data.from"),
@@ -360,11 +308,6 @@ mod tests {
     #[test]
     fn long_lines_are_rejected_before_parsing() {
         let line = " ".repeat(JSON_LINE_BYTES_MAX + 1);
-        assert_eq!(
-            parse_line(&line, NOW),
-            Err(JsonError::LineTooLong {
-                bytes: JSON_LINE_BYTES_MAX + 1
-            })
-        );
+        assert_eq!(parse_line(&line, NOW), Err(JsonError::LineTooLong { bytes: JSON_LINE_BYTES_MAX + 1 }));
     }
 }

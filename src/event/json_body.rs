@@ -155,10 +155,7 @@ json_bodies! {
 /// `from` is required but may be `null`, unlike the optional fields the macro handles.
 impl JsonBody for AiModelChange {
     fn read(fields: &mut Fields<'_>) -> Result<AiModelChange, JsonError> {
-        Ok(AiModelChange {
-            from: fields.required("from")?,
-            to: JsonField::read(fields, "to")?,
-        })
+        Ok(AiModelChange { from: fields.required("from")?, to: JsonField::read(fields, "to")? })
     }
 
     fn write(&self, out: &mut ObjectWriter<'_>) {

@@ -38,9 +38,7 @@ impl<'a> Fields<'a> {
         prefix: &'static str,
     ) -> Result<Fields<'a>, JsonError> {
         let RawObject(list) = serde_json::from_str(text).map_err(|err| match path {
-            None => JsonError::NotAnObject {
-                reason: short(err.to_string()),
-            },
+            None => JsonError::NotAnObject { reason: short(err.to_string()) },
             Some(path) => invalid(path.to_owned(), &err),
         })?;
         let mut entries = BTreeMap::new();
@@ -50,9 +48,7 @@ impl<'a> Fields<'a> {
                     slot.insert(value);
                 }
                 Entry::Occupied(slot) => {
-                    return Err(JsonError::DuplicateField {
-                        path: format!("{prefix}{}", quote(slot.key())),
-                    });
+                    return Err(JsonError::DuplicateField { path: format!("{prefix}{}", quote(slot.key())) });
                 }
             }
         }
@@ -67,10 +63,7 @@ impl<'a> Fields<'a> {
 
     /// Decodes and removes the field `name` if present. `null` is not "absent": it is decoded
     /// like any other value, and fails unless `T` accepts it.
-    pub(super) fn optional<T: DeserializeOwned>(
-        &mut self,
-        name: &str,
-    ) -> Result<Option<T>, JsonError> {
+    pub(super) fn optional<T: DeserializeOwned>(&mut self, name: &str) -> Result<Option<T>, JsonError> {
         match self.entries.remove(name) {
             Some(raw) => decode(raw, || self.path(name)).map(Some),
             None => Ok(None),
@@ -79,19 +72,13 @@ impl<'a> Fields<'a> {
 
     /// Removes the field `name` undecoded; it must be present.
     pub(super) fn required_raw(&mut self, name: &str) -> Result<&'a RawValue, JsonError> {
-        self.entries
-            .remove(name)
-            .ok_or_else(|| JsonError::MissingField {
-                path: self.path(name),
-            })
+        self.entries.remove(name).ok_or_else(|| JsonError::MissingField { path: self.path(name) })
     }
 
     /// Fails on the first field nobody asked for.
     pub(super) fn finish(self) -> Result<(), JsonError> {
         match self.entries.into_keys().next() {
-            Some(key) => Err(JsonError::UnknownField {
-                path: format!("{}{}", self.prefix, quote(&key)),
-            }),
+            Some(key) => Err(JsonError::UnknownField { path: format!("{}{}", self.prefix, quote(&key)) }),
             None => Ok(()),
         }
     }
@@ -102,10 +89,7 @@ impl<'a> Fields<'a> {
 }
 
 /// Decodes one raw value, blaming `path` on failure.
-fn decode<T: DeserializeOwned>(
-    raw: &RawValue,
-    path: impl FnOnce() -> String,
-) -> Result<T, JsonError> {
+fn decode<T: DeserializeOwned>(raw: &RawValue, path: impl FnOnce() -> String) -> Result<T, JsonError> {
     serde_json::from_str(raw.get()).map_err(|err| invalid(path(), &err))
 }
 
@@ -115,10 +99,7 @@ fn invalid(path: String, err: &serde_json::Error) -> JsonError {
     let full = err.to_string();
     let position = format!(" at line {} column {}", err.line(), err.column());
     let reason = full.strip_suffix(&position).unwrap_or(&full).to_owned();
-    JsonError::InvalidValue {
-        path,
-        reason: short(reason),
-    }
+    JsonError::InvalidValue { path, reason: short(reason) }
 }
 
 /// `text` cut to [`REASON_CHARS_MAX`] characters.
@@ -131,11 +112,7 @@ fn short(text: String) -> String {
 
 /// User text made safe to print inside an error: escaped and cut to [`QUOTE_CHARS_MAX`].
 pub(super) fn quote(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(QUOTE_CHARS_MAX)
-        .flat_map(char::escape_debug)
-        .collect();
+    let mut out: String = text.chars().take(QUOTE_CHARS_MAX).flat_map(char::escape_debug).collect();
     if text.chars().nth(QUOTE_CHARS_MAX).is_some() {
         out.push_str("...");
     }
@@ -241,13 +218,7 @@ mod tests {
 
     #[test]
     fn strings_escape_to_what_serde_json_reads_back() {
-        for text in [
-            "",
-            "plain",
-            "q\"b\\s",
-            "\n\r\t\u{0}\u{1f}\u{7f}",
-            "é€😀\u{2028}",
-        ] {
+        for text in ["", "plain", "q\"b\\s", "\n\r\t\u{0}\u{1f}\u{7f}", "é€😀\u{2028}"] {
             let mut out = String::new();
             write_str(&mut out, text);
             assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
@@ -260,18 +231,13 @@ mod tests {
         let err = fields.required::<u32>("a").unwrap_err();
         assert_eq!(err.path(), Some("data.a"));
         assert!(!err.to_string().contains("column"), "{err}");
-        assert_eq!(
-            fields.required::<u32>("z").unwrap_err().path(),
-            Some("data.z")
-        );
+        assert_eq!(fields.required::<u32>("z").unwrap_err().path(), Some("data.z"));
         assert_eq!(fields.finish().unwrap_err().path(), Some("data.b"));
     }
 
     #[test]
     fn duplicate_keys_are_errors() {
-        let err = Fields::parse(r#"{"a": 1, "a": 2}"#, None, "")
-            .err()
-            .unwrap();
+        let err = Fields::parse(r#"{"a": 1, "a": 2}"#, None, "").err().unwrap();
         assert_eq!(err, JsonError::DuplicateField { path: "a".into() });
     }
 

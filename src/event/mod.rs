@@ -70,8 +70,7 @@ mod tests {
         assert_eq!(types, EventType::ALL);
         for event in events {
             let bytes = bincode::serde::encode_to_vec(&event, config).unwrap();
-            let (back, read) =
-                bincode::serde::decode_from_slice::<Event, _>(&bytes, config).unwrap();
+            let (back, read) = bincode::serde::decode_from_slice::<Event, _>(&bytes, config).unwrap();
             assert_eq!(read, bytes.len(), "{}", event.event_type());
             assert_eq!(back, event);
         }
@@ -82,15 +81,9 @@ mod tests {
         let config = bincode::config::standard();
         let event = samples::events().remove(5);
         let mut bytes = bincode::serde::encode_to_vec(&event, config).unwrap();
-        assert!(
-            bincode::serde::decode_from_slice::<Event, _>(&bytes[..bytes.len() - 1], config)
-                .is_err()
-        );
+        assert!(bincode::serde::decode_from_slice::<Event, _>(&bytes[..bytes.len() - 1], config).is_err());
         // The variant tag follows ts_ns (varint), frame (varint), and the two ids.
-        let tag_at = bytes.len()
-            - bincode::serde::encode_to_vec(&event.body, config)
-                .unwrap()
-                .len();
+        let tag_at = bytes.len() - bincode::serde::encode_to_vec(&event.body, config).unwrap().len();
         bytes[tag_at] = 16;
         assert!(bincode::serde::decode_from_slice::<Event, _>(&bytes, config).is_err());
     }

@@ -24,48 +24,20 @@ fn bodies() -> Vec<EventBody> {
     let hash = Sha256Hex::from_bytes([0xab; 32]);
     let models = vec!["llama".to_owned(), "qwen \"3\"\n".to_owned()];
     vec![
-        EventBody::SessionStart(SessionStart {
-            app_version: "1.0".into(),
-            models: models.clone(),
-        }),
-        EventBody::SessionEnd(SessionEnd {
-            reason: "user".into(),
-        }),
-        EventBody::SystemStartup(SystemStartup {
-            version: "1.0".into(),
-        }),
+        EventBody::SessionStart(SessionStart { app_version: "1.0".into(), models: models.clone() }),
+        EventBody::SessionEnd(SessionEnd { reason: "user".into() }),
+        EventBody::SystemStartup(SystemStartup { version: "1.0".into() }),
         EventBody::SystemShutdown(SystemShutdown { clean: true }),
-        EventBody::SystemHealth(SystemHealth {
-            cpu_pct: 255,
-            mem_mb: u32::MAX,
-            frame_time_us: 16_667,
-        }),
-        EventBody::EnergyUpdate(EnergyUpdate {
-            model: "llama".into(),
-            tokens: 7,
-            delta: energy,
-        }),
-        EventBody::EnergyPattern(EnergyPattern {
-            pattern: "spiral".into(),
-            intensity: energy,
-        }),
+        EventBody::SystemHealth(SystemHealth { cpu_pct: 255, mem_mb: u32::MAX, frame_time_us: 16_667 }),
+        EventBody::EnergyUpdate(EnergyUpdate { model: "llama".into(), tokens: 7, delta: energy }),
+        EventBody::EnergyPattern(EnergyPattern { pattern: "spiral".into(), intensity: energy }),
         EventBody::EnergyAmplification(EnergyAmplification {
             factor: Energy::from_micros(i64::MAX),
             delta: Energy::from_micros(i64::MIN),
         }),
-        EventBody::UserPrompt(UserPrompt {
-            prompt_hash: hash,
-            chars: 5,
-            content: Some("héllo".into()),
-        }),
-        EventBody::UserAction(UserAction {
-            action: "click".into(),
-            target: Some("button".into()),
-        }),
-        EventBody::UserPreference(UserPreference {
-            key: "theme".into(),
-            value: "dark".into(),
-        }),
+        EventBody::UserPrompt(UserPrompt { prompt_hash: hash, chars: 5, content: Some("héllo".into()) }),
+        EventBody::UserAction(UserAction { action: "click".into(), target: Some("button".into()) }),
+        EventBody::UserPreference(UserPreference { key: "theme".into(), value: "dark".into() }),
         EventBody::AiOutput(AiOutput {
             model: "llama".into(),
             tokens: 3,
@@ -73,22 +45,13 @@ fn bodies() -> Vec<EventBody> {
             content_hash: hash,
             content: Some("out\u{0}".into()),
         }),
-        EventBody::AiModelChange(AiModelChange {
-            from: None,
-            to: "qwen".into(),
-        }),
+        EventBody::AiModelChange(AiModelChange { from: None, to: "qwen".into() }),
         EventBody::AiError(AiError {
             model: "qwen".into(),
             code: "oom".into(),
             message: "out of memory".into(),
         }),
-        EventBody::PatternInterference(PatternInterference {
-            models: models.clone(),
-            strength: energy,
-        }),
-        EventBody::PatternResonance(PatternResonance {
-            models: Vec::new(),
-            strength: Energy::ZERO,
-        }),
+        EventBody::PatternInterference(PatternInterference { models: models.clone(), strength: energy }),
+        EventBody::PatternResonance(PatternResonance { models: Vec::new(), strength: Energy::ZERO }),
     ]
 }

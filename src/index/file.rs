@@ -78,9 +78,7 @@ pub fn decode(bytes: &[u8], key: IndexKey) -> Result<SegmentIndex, Rejected> {
         return Err(reject("index of another segment"));
     }
     let body = &bytes[HEADER_BYTES..];
-    let (content, crc) = body
-        .split_last_chunk::<4>()
-        .ok_or_else(|| reject("body cut short"))?;
+    let (content, crc) = body.split_last_chunk::<4>().ok_or_else(|| reject("body cut short"))?;
     if u32::from_le_bytes(*crc) != crc32fast::hash(content) {
         return Err(reject("body checksum mismatch"));
     }
@@ -99,9 +97,7 @@ pub fn decode(bytes: &[u8], key: IndexKey) -> Result<SegmentIndex, Rejected> {
 fn decode_sparse(c: &mut Cursor<'_>, records: u64) -> Result<Vec<SparseEntry>, Rejected> {
     let n = c.u32()? as usize;
     if n as u64 != records.div_ceil(SPARSE_EVERY) {
-        return Err(Rejected(format!(
-            "{n} sparse entries for {records} records"
-        )));
+        return Err(Rejected(format!("{n} sparse entries for {records} records")));
     }
     c.need(n.saturating_mul(12))?;
     let mut out = Vec::with_capacity(n);
@@ -128,8 +124,7 @@ fn decode_sessions(
         if len == 0 || len > ID_BYTES_MAX {
             return Err(Rejected(format!("session id of {len} bytes")));
         }
-        let id = std::str::from_utf8(c.take(len)?)
-            .map_err(|_| Rejected("session id not UTF-8".into()))?;
+        let id = std::str::from_utf8(c.take(len)?).map_err(|_| Rejected("session id not UTF-8".into()))?;
         if prev.is_some_and(|p| p >= id) {
             return Err(Rejected("session ids not sorted".into()));
         }
@@ -139,10 +134,7 @@ fn decode_sessions(
         sessions.insert(Box::from(id), offsets);
     }
     if postings != index.records {
-        return Err(Rejected(format!(
-            "{postings} session postings for {} records",
-            index.records
-        )));
+        return Err(Rejected(format!("{postings} session postings for {} records", index.records)));
     }
     Ok(sessions)
 }
@@ -157,9 +149,7 @@ fn decode_offsets(c: &mut Cursor<'_>, index: &SegmentIndex) -> Result<Vec<u32>, 
     for _ in 0..n {
         let o = c.u32()?;
         if o < HEADER_BYTES as u32 || o >= index.end || out.last().is_some_and(|&p| p >= o) {
-            return Err(Rejected(format!(
-                "posting offset {o} out of order or range"
-            )));
+            return Err(Rejected(format!("posting offset {o} out of order or range")));
         }
         out.push(o);
     }
@@ -197,11 +187,7 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
 mod tests {
     use super::*;
 
-    const KEY: IndexKey = IndexKey {
-        store_id: 1,
-        salt: 2,
-        segment_no: 3,
-    };
+    const KEY: IndexKey = IndexKey { store_id: 1, salt: 2, segment_no: 3 };
 
     fn sample() -> SegmentIndex {
         let mut ix = SegmentIndex::new(100, 64);
@@ -234,13 +220,7 @@ mod tests {
     #[test]
     fn foreign_index_is_rejected() {
         let bytes = encode(KEY, &sample());
-        let other = IndexKey {
-            segment_no: 4,
-            ..KEY
-        };
-        assert_eq!(
-            decode(&bytes, other),
-            Err(Rejected("index of another segment".into()))
-        );
+        let other = IndexKey { segment_no: 4, ..KEY };
+        assert_eq!(decode(&bytes, other), Err(Rejected("index of another segment".into())));
     }
 }

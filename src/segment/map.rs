@@ -32,35 +32,13 @@ static NEXT_MAP_ID: AtomicU64 = AtomicU64::new(1);
 
 impl SegmentMap {
     /// Maps the whole file. A writable map is shared, so writes reach the page cache (and
-    /// survive a process crash) as soon as they are made.
-    /// A writable map also returns its tail token.
-    pub fn map(
-        file: &File,
-        writable: bool,
-        populate: bool,
-        path: &Path,
-    ) -> Result<(Self, Option<TailToken>)> {
-        let mut opts = MmapOptions::new();
-        if populate {
-            opts.populate();
-        }
-        let raw = if writable {
-            opts.map_raw(file)
-        } else {
-            opts.map_raw_read_only(file)
-        }
-        .ctx("mmap", path)?;
+    /// survive a process crash) as soon as they are made; it also returns its tail token.
+    pub fn map(file: &File, writable: bool, path: &Path) -> Result<(Self, Option<TailToken>)> {
+        let opts = MmapOptions::new();
+        let raw = if writable { opts.map_raw(file) } else { opts.map_raw_read_only(file) }.ctx("mmap", path)?;
         let id = NEXT_MAP_ID.fetch_add(1, Ordering::Relaxed);
         let token = writable.then_some(TailToken { map_id: id });
-        Ok((
-            SegmentMap {
-                raw,
-                end: AtomicUsize::new(0),
-                id,
-                writable,
-            },
-            token,
-        ))
+        Ok((SegmentMap { raw, end: AtomicUsize::new(0), id, writable }, token))
     }
 
     /// Mapped length.
@@ -99,11 +77,7 @@ impl SegmentMap {
 
     /// The unpublished bytes `[end, end + len)` for the token holder to fill, or `None` if
     /// fewer remain or the token is not this map's.
-    pub fn unpublished_mut<'a>(
-        &'a self,
-        token: &'a mut TailToken,
-        len: usize,
-    ) -> Option<&'a mut [u8]> {
+    pub fn unpublished_mut<'a>(&'a self, token: &'a mut TailToken, len: usize) -> Option<&'a mut [u8]> {
         let end = self.end();
         if token.map_id != self.id || self.raw.len().checked_sub(end)? < len {
             return None;
@@ -119,14 +93,22 @@ impl SegmentMap {
     /// before it). Ignored with another map's token.
     pub fn publish(&self, token: &mut TailToken, new_end: usize) {
         if token.map_id == self.id && new_end >= self.end() {
-            self.end
-                .store(new_end.min(self.raw.len()), Ordering::Release);
+            self.end.store(new_end.min(self.raw.len()), Ordering::Release);
         }
     }
 
     /// Sets the published end during recovery, before the map is shared.
     pub fn set_end(&mut self, end: usize) {
         *self.end.get_mut() = end.min(self.raw.len());
+    }
+
+    /// Faults `[from, len)` in writable ahead of the writer, so appends take no page fault.
+    /// Changes no byte, so it may run on another thread while the writer writes. Best
+    /// effort: kernels before 5.14 lack `MADV_POPULATE_WRITE`, and then appends fault.
+    pub fn prefault(&self, from: usize) {
+        if self.writable && from < self.raw.len() {
+            let _ = self.raw.advise_range(memmap2::Advice::PopulateWrite, from, self.raw.len() - from);
+        }
     }
 
     /// Writes `[from, to)` to disk and waits (msync).

@@ -54,19 +54,8 @@ pub struct Segment {
 
 impl Segment {
     /// Wraps a mapped segment; `index` is `None` until loaded (sealed segments load lazily).
-    pub fn new(
-        path: PathBuf,
-        header: SegmentHeader,
-        map: SegmentMap,
-        index: Option<SegmentIndex>,
-    ) -> Self {
-        Segment {
-            path,
-            header,
-            map,
-            index: RwLock::new(index),
-            synced: AtomicUsize::new(0),
-        }
+    pub fn new(path: PathBuf, header: SegmentHeader, map: SegmentMap, index: Option<SegmentIndex>) -> Self {
+        Segment { path, header, map, index: RwLock::new(index), synced: AtomicUsize::new(0) }
     }
 
     /// The segment's number.
@@ -76,11 +65,7 @@ impl Segment {
 
     /// The key an index file must carry to belong to this segment.
     pub fn index_key(&self) -> IndexKey {
-        IndexKey {
-            store_id: self.header.store_id,
-            salt: self.header.salt,
-            segment_no: self.no(),
-        }
+        IndexKey { store_id: self.header.store_id, salt: self.header.salt, segment_no: self.no() }
     }
 
     /// The sidecar index path.
@@ -137,30 +122,18 @@ impl Segment {
     /// Checks that `index` describes this sealed segment, which holds seqs up to
     /// `next_seq - 1`. Reads still check every frame; this only decides whether to trust
     /// the offsets.
-    pub fn check_index(
-        &self,
-        index: &SegmentIndex,
-        next_seq: u64,
-    ) -> std::result::Result<(), String> {
+    pub fn check_index(&self, index: &SegmentIndex, next_seq: u64) -> std::result::Result<(), String> {
         if index.base_seq != self.header.base_seq {
-            return Err(format!(
-                "base seq {} != segment's {}",
-                index.base_seq, self.header.base_seq
-            ));
+            return Err(format!("base seq {} != segment's {}", index.base_seq, self.header.base_seq));
         }
         if index.next_seq() != next_seq {
-            return Err(format!(
-                "ends at seq {} but the segment ends at {}",
-                index.next_seq(),
-                next_seq
-            ));
+            return Err(format!("ends at seq {} but the segment ends at {}", index.next_seq(), next_seq));
         }
         let data = self.map.published();
         if index.records > 0 {
             let at = index.last_frame_at as usize;
             match frame::decode(data, at, self.header.salt) {
-                Decoded::Frame(f)
-                    if f.seq + 1 == next_seq && at + f.len() == index.end as usize => {}
+                Decoded::Frame(f) if f.seq + 1 == next_seq && at + f.len() == index.end as usize => {}
                 _ => return Err(format!("no frame of seq {} at offset {at}", next_seq - 1)),
             }
         }
@@ -179,24 +152,14 @@ pub fn scan_and_index(
 ) -> Result<(scan::Scan, SegmentIndex)> {
     let mut index = SegmentIndex::new(header.base_seq, header::HEADER_BYTES as u32);
     let mut bad = None;
-    let s = scan::scan(
-        data,
-        header.salt,
-        header.base_seq,
-        |f, at| match codec::decode_session(f.body) {
-            Ok(session) => index.note(f.ts_ns, at as u32, f.len() as u32, session),
-            Err(why) => {
-                bad.get_or_insert((at, f.seq, why));
-            }
-        },
-    );
+    let s = scan::scan(data, header.salt, header.base_seq, |f, at| match codec::decode_session(f.body) {
+        Ok(session) => index.note(f.ts_ns, at as u32, f.len() as u32, session),
+        Err(why) => {
+            bad.get_or_insert((at, f.seq, why));
+        }
+    });
     if let Some((at, seq, why)) = bad {
-        return Err(Error::corrupt(
-            path,
-            at as u64,
-            Some(seq),
-            format!("record body: {why}"),
-        ));
+        return Err(Error::corrupt(path, at as u64, Some(seq), format!("record body: {why}")));
     }
     Ok((s, index))
 }

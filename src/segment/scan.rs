@@ -73,12 +73,7 @@ impl Scan {
 
 /// Scans `data` (a whole segment, header included) from the first frame, calling `visit`
 /// with each valid frame and its offset, in order.
-pub fn scan(
-    data: &[u8],
-    salt: u64,
-    base_seq: u64,
-    mut visit: impl FnMut(&Frame<'_>, usize),
-) -> Scan {
+pub fn scan(data: &[u8], salt: u64, base_seq: u64, mut visit: impl FnMut(&Frame<'_>, usize)) -> Scan {
     let mut at = HEADER_BYTES;
     let mut seq = base_seq;
     let mut last_frame_at = None;
@@ -97,12 +92,7 @@ pub fn scan(
     };
     let records = seq - base_seq;
     let stop = classify(data, at, salt, seq, why);
-    Scan {
-        records,
-        end: at,
-        last_frame_at,
-        stop,
-    }
+    Scan { records, end: at, last_frame_at, stop }
 }
 
 /// Decides what the bytes from `at` on are: nothing, a torn tail, or a bad frame with valid
@@ -114,11 +104,7 @@ fn classify(data: &[u8], at: usize, salt: u64, seq: u64, why: Why) -> Stop {
     };
     let garbage_end = at + garbage + 1;
     match probe(data, at + 1, garbage_end, salt, seq) {
-        Some((next_valid_at, next_valid_seq)) => Stop::Corrupt {
-            why,
-            next_valid_at,
-            next_valid_seq,
-        },
+        Some((next_valid_at, next_valid_seq)) => Stop::Corrupt { why, next_valid_at, next_valid_seq },
         None => Stop::Torn { why, garbage_end },
     }
 }
@@ -193,13 +179,7 @@ mod tests {
         let s = scan(&data, SALT, 1, |_, _| {});
         assert_eq!(s.records, 2);
         assert_eq!(s.end, offs[2]);
-        assert!(matches!(
-            s.stop,
-            Stop::Torn {
-                why: Why::Frame(BadFrame::Checksum),
-                ..
-            }
-        ));
+        assert!(matches!(s.stop, Stop::Torn { why: Why::Frame(BadFrame::Checksum), .. }));
     }
 
     #[test]
@@ -210,11 +190,7 @@ mod tests {
         assert_eq!(s.records, 1);
         assert_eq!(
             s.stop,
-            Stop::Corrupt {
-                why: Why::Frame(BadFrame::Checksum),
-                next_valid_at: offs[2],
-                next_valid_seq: 3
-            }
+            Stop::Corrupt { why: Why::Frame(BadFrame::Checksum), next_valid_at: offs[2], next_valid_seq: 3 }
         );
     }
 
@@ -226,12 +202,6 @@ mod tests {
         data[end..end + first.len()].copy_from_slice(&first);
         let s = scan(&data, SALT, 1, |_, _| {});
         assert_eq!(s.records, 2);
-        assert_eq!(
-            s.stop,
-            Stop::Torn {
-                why: Why::Seq { found: 1 },
-                garbage_end: end + first.len()
-            }
-        );
+        assert_eq!(s.stop, Stop::Torn { why: Why::Seq { found: 1 }, garbage_end: end + first.len() });
     }
 }

@@ -19,6 +19,8 @@ pub(super) enum Job {
     Prepare(u64),
     /// Sync a segment the writer has left, then write its index.
     Seal(Arc<Segment>),
+    /// Fault in the unwritten rest of the active segment (after open).
+    Prefault(Arc<Segment>),
     /// Finish queued work and exit.
     Stop,
 }
@@ -34,12 +36,7 @@ pub(super) fn spawn(
         .spawn(move || run(&shared, &jobs, &prepared, period))
 }
 
-fn run(
-    shared: &Shared,
-    jobs: &Receiver<Job>,
-    prepared: &Sender<Result<Prepared>>,
-    period: Option<Duration>,
-) {
+fn run(shared: &Shared, jobs: &Receiver<Job>, prepared: &Sender<Result<Prepared>>, period: Option<Duration>) {
     let mut last_sync = Instant::now();
     loop {
         let job = match period {
@@ -51,15 +48,13 @@ fn run(
                 let _ = prepared.send(open::prepare(&shared.dir, &shared.meta, no, true));
             }
             Ok(Job::Seal(seg)) => seal(shared, &seg),
+            Ok(Job::Prefault(seg)) => seg.map.prefault(seg.map.end()),
             Ok(Job::Stop) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
         if period.is_some_and(|p| last_sync.elapsed() >= p) {
             if let Err(e) = shared.active().sync_published() {
-                shared.poison(format!(
-                    "periodic msync of {}: {e}",
-                    shared.active().path.display()
-                ));
+                shared.poison(format!("periodic msync of {}: {e}", shared.active().path.display()));
             }
             last_sync = Instant::now();
         }
@@ -70,23 +65,14 @@ fn run(
 /// written only after the data it describes is on disk.
 fn seal(shared: &Shared, seg: &Segment) {
     if let Err(e) = seg.sync_published() {
-        shared.poison(format!(
-            "msync of sealed segment {}: {e}",
-            seg.path.display()
-        ));
+        shared.poison(format!("msync of sealed segment {}: {e}", seg.path.display()));
         return;
     }
-    let Some(bytes) = seg
-        .index()
-        .map(|ix| index_file::encode(seg.index_key(), &ix))
-    else {
+    let Some(bytes) = seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) else {
         return;
     };
     let name = seg.index_path();
-    let name = name
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    let name = name.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if let Err(e) = io_util::write_atomic(&shared.dir, name, &bytes) {
         // The index is derivable from the log: a missing one is rebuilt on the next open.
         shared.warn(format!("writing index {name}: {e}"));

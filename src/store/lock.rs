@@ -36,10 +36,7 @@ impl WriterLock {
                     "" => "another process".to_owned(),
                     h => h.to_owned(),
                 };
-                return Err(Error::Locked {
-                    path: dir.to_owned(),
-                    holder,
-                });
+                return Err(Error::Locked { path: dir.to_owned(), holder });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
         }

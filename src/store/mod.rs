@@ -97,10 +97,7 @@ impl Store {
             } else {
                 "directory is not empty"
             };
-            return Err(Error::NotAStore {
-                path: dir.to_owned(),
-                why: why.into(),
-            });
+            return Err(Error::NotAStore { path: dir.to_owned(), why: why.into() });
         }
         let meta = StoreMeta {
             store_id: io_util::random_u64(),
@@ -120,11 +117,7 @@ impl Store {
         let dir = dir.as_ref().to_owned();
         let meta = StoreMeta::load(&dir)?;
         let writable = !opts.read_only;
-        let lock = if writable {
-            Some(lock::WriterLock::acquire(&dir)?)
-        } else {
-            None
-        };
+        let lock = if writable { Some(lock::WriterLock::acquire(&dir)?) } else { None };
         let rec = open::recover(&dir, &meta, writable)?;
         let shared = Arc::new(Shared {
             dir,
@@ -153,14 +146,7 @@ impl Store {
             let handle = housekeeper::spawn(Arc::clone(&shared), job_rx, prep_tx, period)
                 .ctx("spawn housekeeper", &shared.dir)?;
             let token = rec.token.ok_or(Error::ReadOnly)?;
-            let writer = Writer::new(
-                shared,
-                token,
-                rec.next_seq,
-                opts.durability,
-                job_tx.clone(),
-                prep_rx,
-            );
+            let writer = Writer::new(shared, token, rec.next_seq, opts.durability, job_tx.clone(), prep_rx);
             store.writer = Some(Mutex::new(writer));
             store.housekeeper = Some((job_tx, handle));
         }
@@ -174,8 +160,7 @@ impl Store {
 
     /// Appends one event; returns its seq.
     pub fn append(&self, event: &Event) -> Result<u64> {
-        self.append_batch(std::slice::from_ref(event))
-            .map(|r| r.start)
+        self.append_batch(std::slice::from_ref(event)).map(|r| r.start)
     }
 
     /// Appends events with consecutive seqs; returns their seq range.
@@ -195,12 +180,7 @@ impl Store {
 
     /// Seq of the first event, 0 when the store is empty.
     pub fn first_seq(&self) -> u64 {
-        let first = self
-            .shared
-            .segments
-            .read()
-            .first()
-            .map_or(1, |s| s.header.base_seq);
+        let first = self.shared.segments.read().first().map_or(1, |s| s.header.base_seq);
         if self.last_seq() >= first { first } else { 0 }
     }
 
@@ -239,11 +219,7 @@ impl Store {
         let first_seq = self.first_seq();
         Ok(Stats {
             segments: segments.len(),
-            events: if first_seq == 0 {
-                0
-            } else {
-                last_seq - first_seq + 1
-            },
+            events: if first_seq == 0 { 0 } else { last_seq - first_seq + 1 },
             first_seq,
             last_seq,
             data_bytes,

@@ -77,12 +77,7 @@ pub(super) fn recover(dir: &Path, meta: &StoreMeta, writable: bool) -> Result<Re
                 break;
             }
             Err(why) => {
-                return Err(Error::corrupt(
-                    &f.path,
-                    0,
-                    None,
-                    format!("segment header: {why}"),
-                ));
+                return Err(Error::corrupt(&f.path, 0, None, format!("segment header: {why}")));
             }
         }
     }
@@ -91,13 +86,7 @@ pub(super) fn recover(dir: &Path, meta: &StoreMeta, writable: bool) -> Result<Re
         io_util::sync_dir(dir)?;
     }
     if headers.is_empty() {
-        return fresh(
-            dir,
-            meta,
-            writable,
-            &report,
-            found.first().map_or(1, |f| f.no),
-        );
+        return fresh(dir, meta, writable, &report, found.first().map_or(1, |f| f.no));
     }
     check_continuity(&found, &headers)?;
     let mut segments = Vec::with_capacity(found.len());
@@ -109,12 +98,7 @@ pub(super) fn recover(dir: &Path, meta: &StoreMeta, writable: bool) -> Result<Re
     }
     let (tail, token, next_seq) = open_tail(&found[last], &headers[last], writable, &mut report)?;
     segments.push(Arc::new(tail));
-    Ok(Recovered {
-        segments,
-        token,
-        next_seq,
-        report,
-    })
+    Ok(Recovered { segments, token, next_seq, report })
 }
 
 /// A store whose every segment was unused: start it again with an empty first segment.
@@ -126,18 +110,10 @@ fn fresh(
     no: u64,
 ) -> Result<Recovered> {
     if !writable {
-        return Err(Error::NotAStore {
-            path: dir.to_owned(),
-            why: "no segment with a valid header".into(),
-        });
+        return Err(Error::NotAStore { path: dir.to_owned(), why: "no segment with a valid header".into() });
     }
     let (seg, token) = create_segment(dir, meta, no, 1)?;
-    Ok(Recovered {
-        segments: vec![Arc::new(seg)],
-        token: Some(token),
-        next_seq: 1,
-        report: report.clone(),
-    })
+    Ok(Recovered { segments: vec![Arc::new(seg)], token: Some(token), next_seq: 1, report: report.clone() })
 }
 
 /// Creates segment `no` starting at `base_seq`, header written.
@@ -160,9 +136,9 @@ pub(super) struct Prepared {
     pub token: TailToken,
 }
 
-/// Creates segment file `no`, or takes the unused one recovery left in place. `populate`
+/// Creates segment file `no`, or takes the unused one recovery left in place. `prefault`
 /// faults its pages in now so the first writes to it take no page faults.
-pub(super) fn prepare(dir: &Path, meta: &StoreMeta, no: u64, populate: bool) -> Result<Prepared> {
+pub(super) fn prepare(dir: &Path, meta: &StoreMeta, no: u64, prefault: bool) -> Result<Prepared> {
     let path = dir.join(segment::file_name(no, SEGMENT_EXT));
     let file = match OpenOptions::new().read(true).write(true).open(&path) {
         // Recovery checked it is unused (no header, no data); make sure it has all its blocks.
@@ -177,14 +153,12 @@ pub(super) fn prepare(dir: &Path, meta: &StoreMeta, no: u64, populate: bool) -> 
     };
     file.sync_all().ctx("fsync", &path)?;
     io_util::sync_dir(dir)?;
-    let (map, token) = SegmentMap::map(&file, true, populate, &path)?;
+    let (map, token) = SegmentMap::map(&file, true, &path)?;
+    if prefault {
+        map.prefault(0);
+    }
     let token = token.ok_or(Error::ReadOnly)?;
-    Ok(Prepared {
-        no,
-        path,
-        map,
-        token,
-    })
+    Ok(Prepared { no, path, map, token })
 }
 
 /// Writes the header into a prepared (zeroed, mapped) segment and wraps it.
@@ -221,29 +195,18 @@ fn list_segments(dir: &Path, writable: bool, report: &mut RecoveryReport) -> Res
             }
             report.removed_temp_files.push(entry.path());
         } else if let Some(no) = segment::parse_file_name(name, SEGMENT_EXT) {
-            found.push(Found {
-                no,
-                path: entry.path(),
-            });
+            found.push(Found { no, path: entry.path() });
         }
     }
     found.sort_by_key(|f| f.no);
     for pair in found.windows(2) {
         if pair[1].no != pair[0].no + 1 {
             let missing = dir.join(segment::file_name(pair[0].no + 1, SEGMENT_EXT));
-            return Err(Error::corrupt(
-                missing,
-                0,
-                None,
-                "segment file missing from the middle of the log",
-            ));
+            return Err(Error::corrupt(missing, 0, None, "segment file missing from the middle of the log"));
         }
     }
     if found.is_empty() {
-        return Err(Error::NotAStore {
-            path: dir.to_owned(),
-            why: "no segment files".into(),
-        });
+        return Err(Error::NotAStore { path: dir.to_owned(), why: "no segment files".into() });
     }
     Ok(found)
 }
@@ -256,9 +219,7 @@ fn read_header(
     meta: &StoreMeta,
 ) -> Result<std::result::Result<SegmentHeader, HeaderError>> {
     let mut buf = Vec::with_capacity(HEADER_BYTES);
-    File::open(path)
-        .and_then(|f| f.take(HEADER_BYTES as u64).read_to_end(&mut buf))
-        .ctx("read", path)?;
+    File::open(path).and_then(|f| f.take(HEADER_BYTES as u64).read_to_end(&mut buf)).ctx("read", path)?;
     let h = match SegmentHeader::decode(&buf) {
         Ok(h) => h,
         Err(e) => return Ok(Err(e)),
@@ -268,10 +229,7 @@ fn read_header(
         return wrong(format!("segment of another store (id {:#x})", h.store_id));
     }
     if h.segment_no != no {
-        return wrong(format!(
-            "header says segment {} but the file name says {no}",
-            h.segment_no
-        ));
+        return wrong(format!("header says segment {} but the file name says {no}", h.segment_no));
     }
     if h.segment_bytes < HEADER_BYTES as u64 || h.segment_bytes > crate::limits::SEGMENT_BYTES_MAX {
         return wrong(format!("segment size {} out of range", h.segment_bytes));
@@ -283,12 +241,8 @@ fn read_header(
 /// header: prepared ahead and never used, or torn while being activated.
 fn unused_tail(path: &Path) -> Result<bool> {
     let mut buf = Vec::with_capacity(4096);
-    File::open(path)
-        .and_then(|f| f.take(4096).read_to_end(&mut buf))
-        .ctx("read", path)?;
-    Ok(buf
-        .get(HEADER_BYTES..)
-        .is_none_or(|data| data.iter().all(|&b| b == 0)))
+    File::open(path).and_then(|f| f.take(4096).read_to_end(&mut buf)).ctx("read", path)?;
+    Ok(buf.get(HEADER_BYTES..).is_none_or(|data| data.iter().all(|&b| b == 0)))
 }
 
 fn check_continuity(found: &[Found], headers: &[SegmentHeader]) -> Result<()> {
@@ -316,13 +270,10 @@ fn open_sealed(f: &Found, h: &SegmentHeader) -> Result<Segment> {
             &f.path,
             len,
             None,
-            format!(
-                "sealed segment is {len} bytes, its header says {}",
-                h.segment_bytes
-            ),
+            format!("sealed segment is {len} bytes, its header says {}", h.segment_bytes),
         ));
     }
-    let (mut map, _) = SegmentMap::map(&file, false, false, &f.path)?;
+    let (mut map, _) = SegmentMap::map(&file, false, &f.path)?;
     map.set_end(map.len());
     Ok(Segment::new(f.path.clone(), *h, map, None))
 }
@@ -333,11 +284,7 @@ fn open_tail(
     writable: bool,
     report: &mut RecoveryReport,
 ) -> Result<(Segment, Option<TailToken>, u64)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(writable)
-        .open(&f.path)
-        .ctx("open", &f.path)?;
+    let file = OpenOptions::new().read(true).write(writable).open(&f.path).ctx("open", &f.path)?;
     let len = file.metadata().ctx("stat", &f.path)?.len();
     if len < h.segment_bytes && writable {
         // Bytes past the end of a cut file were never valid; give the file its blocks back.
@@ -345,7 +292,7 @@ fn open_tail(
         file.sync_all().ctx("fsync", &f.path)?;
         report.extended_tail = Some(f.path.clone());
     }
-    let (mut map, token) = SegmentMap::map(&file, writable, false, &f.path)?;
+    let (mut map, token) = SegmentMap::map(&file, writable, &f.path)?;
     map.set_end(map.len());
     let (scan, index) = segment::scan_and_index(map.published(), h, &f.path)?;
     match scan.stop {
@@ -362,26 +309,16 @@ fn open_tail(
                 map.sync(scan.end, garbage_end).ctx("msync", &f.path)?;
             }
         }
-        Stop::Corrupt {
-            why,
-            next_valid_at,
-            next_valid_seq,
-        } => {
+        Stop::Corrupt { why, next_valid_at, next_valid_seq } => {
             return Err(Error::corrupt(
                 &f.path,
                 scan.end as u64,
                 Some(scan.next_seq(h.base_seq)),
-                format!(
-                    "{why}, yet a valid frame (seq {next_valid_seq}) follows at offset {next_valid_at}"
-                ),
+                format!("{why}, yet a valid frame (seq {next_valid_seq}) follows at offset {next_valid_at}"),
             ));
         }
     }
     map.set_end(scan.end);
     let next_seq = scan.next_seq(h.base_seq);
-    Ok((
-        Segment::new(f.path.clone(), *h, map, Some(index)),
-        token,
-        next_seq,
-    ))
+    Ok((Segment::new(f.path.clone(), *h, map, Some(index)), token, next_seq))
 }

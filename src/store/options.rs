@@ -40,9 +40,6 @@ pub struct CreateOptions {
 
 impl Default for CreateOptions {
     fn default() -> Self {
-        CreateOptions {
-            segment_bytes: crate::limits::SEGMENT_BYTES_DEFAULT,
-            keep_content: false,
-        }
+        CreateOptions { segment_bytes: crate::limits::SEGMENT_BYTES_DEFAULT, keep_content: false }
     }
 }

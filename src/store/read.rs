@@ -104,8 +104,7 @@ impl RecordIter {
         };
         let seg = &self.segments[i];
         let f = seg.frame_at(at, self.next)?;
-        let event =
-            codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
+        let event = codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
         self.pos = Some((i, at + f.len()));
         self.next += 1;
         Ok(Record { seq: f.seq, event })
@@ -117,10 +116,7 @@ impl RecordIter {
 
     /// Finds the frame of `self.next` through the sparse index.
     fn seek(&self) -> Result<(usize, usize)> {
-        let i = self
-            .segments
-            .partition_point(|s| s.header.base_seq <= self.next)
-            .saturating_sub(1);
+        let i = self.segments.partition_point(|s| s.header.base_seq <= self.next).saturating_sub(1);
         let seg = &self.segments[i];
         let ix = index_of(&self.shared, &self.segments, i)?;
         let Some((mut seq, at)) = ix.seek(self.next) else {
@@ -193,15 +189,11 @@ impl SessionIter {
         if f.seq > self.last_seq {
             return Ok(None);
         }
-        let next_base = self
-            .segments
-            .get(self.seg)
-            .map_or(u64::MAX, |s| s.header.base_seq);
+        let next_base = self.segments.get(self.seg).map_or(u64::MAX, |s| s.header.base_seq);
         if f.seq < seg.header.base_seq || f.seq >= next_base {
             return Err(seg.corrupt(at, f.seq, "indexed frame's seq is outside its segment"));
         }
-        let event =
-            codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
+        let event = codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
         if event.session.as_str() != self.session {
             return Err(seg.corrupt(at, f.seq, "indexed frame belongs to another session"));
         }
@@ -235,8 +227,7 @@ pub(super) fn index_of<'a>(
         Err(why) => rebuild(shared, seg, next_seq, &why)?,
     };
     seg.set_index(index);
-    seg.index()
-        .ok_or_else(|| seg.corrupt(0, seg.header.base_seq, "index vanished"))
+    seg.index().ok_or_else(|| seg.corrupt(0, seg.header.base_seq, "index vanished"))
 }
 
 /// Rebuilds a sealed segment's index by scanning it; the scan must find exactly the seqs
@@ -252,24 +243,15 @@ fn rebuild(shared: &Shared, seg: &Segment, next_seq: u64, why: &str) -> Result<S
         return Err(seg.corrupt(
             scan.end,
             scan.next_seq(seg.header.base_seq),
-            format!(
-                "sealed segment holds {} of its {expected} records ({stop})",
-                scan.records
-            ),
+            format!("sealed segment holds {} of its {expected} records ({stop})", scan.records),
         ));
     }
     let path = seg.index_path();
     shared.warn(format!("rebuilt index {}: {why}", path.display()));
     if shared.writable {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if let Err(e) = io_util::write_atomic(
-            &shared.dir,
-            name,
-            &index_file::encode(seg.index_key(), &index),
-        ) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if let Err(e) = io_util::write_atomic(&shared.dir, name, &index_file::encode(seg.index_key(), &index))
+        {
             shared.warn(format!("writing index {name}: {e}"));
         }
     }

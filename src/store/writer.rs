@@ -43,6 +43,7 @@ impl Writer {
         prepared: Receiver<Result<Prepared>>,
     ) -> Self {
         let active = shared.active();
+        let _ = jobs.send(Job::Prefault(Arc::clone(&active)));
         let mut w = Writer {
             shared,
             active,
@@ -109,12 +110,7 @@ impl Writer {
 
     /// Writes one frame at `at` (unpublished); returns its length.
     fn write_frame(&mut self, at: usize, event: &Event) -> Result<usize, WriteError> {
-        let room = self
-            .active
-            .map
-            .len()
-            .saturating_sub(at)
-            .min(FRAME_BYTES_MAX);
+        let room = self.active.map.len().saturating_sub(at).min(FRAME_BYTES_MAX);
         if room <= FRAME_HEADER_BYTES {
             return Err(WriteError::Full);
         }
@@ -167,10 +163,7 @@ impl Writer {
     fn abandon(&mut self, at: usize) {
         self.pending.clear();
         let end = self.active.map.end();
-        self.next_seq = self
-            .active
-            .index()
-            .map_or(self.next_seq, |ix| ix.next_seq());
+        self.next_seq = self.active.index().map_or(self.next_seq, |ix| ix.next_seq());
         if let Some(tail) = self.active.map.unpublished_mut(&mut self.token, at - end) {
             tail.fill(0);
         }
@@ -178,23 +171,21 @@ impl Writer {
 
     /// Moves to the next segment: the prepared one if ready, else one made now.
     fn roll(&mut self) -> Result<()> {
-        if self.durability != Durability::None {
+        // `Always` acknowledges a batch only once all of it is on disk, including the part
+        // left in this segment. Otherwise the housekeeper syncs it while sealing.
+        if self.durability == Durability::Always {
             self.sync()?;
         }
         let next_no = self.active.no() + 1;
         let prepared = self.take_prepared(next_no)?;
-        let seg = Arc::new(open::activate(
-            prepared.path,
-            prepared.map,
-            &self.shared.meta,
-            next_no,
-            self.next_seq,
-        )?);
+        let seg =
+            Arc::new(open::activate(prepared.path, prepared.map, &self.shared.meta, next_no, self.next_seq)?);
         self.token = prepared.token;
         let old = std::mem::replace(&mut self.active, Arc::clone(&seg));
         self.shared.segments.write().push(seg);
-        let _ = self.jobs.send(Job::Seal(old));
+        // Preparing the next segment comes first: sealing waits on the disk.
         self.request_prepare();
+        let _ = self.jobs.send(Job::Seal(old));
         Ok(())
     }
 

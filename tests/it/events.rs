@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use serde_json::Value;
 use wfstore::event::body::*;
-use wfstore::event::{
-    Energy, Event, EventBody, EventType, Id, Sha256Hex, parse_line, to_json_line,
-};
+use wfstore::event::{Energy, Event, EventBody, EventType, Id, Sha256Hex, parse_line, to_json_line};
 
 const SCHEMA_TEXT: &str = include_str!("../../schemas/events.schema.json");
 const NOW: i64 = 1_700_000_000_000_000_000;
@@ -26,13 +24,7 @@ fn id(text: &str) -> Id {
 }
 
 fn event(body: EventBody) -> Event {
-    Event {
-        ts_ns: NOW,
-        frame: 7,
-        session: id("session-1"),
-        user: id("user-1"),
-        body,
-    }
+    Event { ts_ns: NOW, frame: 7, session: id("session-1"), user: id("user-1"), body }
 }
 
 /// An example body of type `kind`; `full` sets every optional field.
@@ -42,48 +34,34 @@ fn example(kind: EventType, full: bool) -> EventBody {
     let energy = Energy::from_micros(1_234_567);
     let models = vec!["llama".to_owned(), "qwen".to_owned()];
     match kind {
-        EventType::SessionStart => EventBody::SessionStart(SessionStart {
-            app_version: "1.2.3".into(),
-            models,
-        }),
-        EventType::SessionEnd => EventBody::SessionEnd(SessionEnd {
-            reason: "closed".into(),
-        }),
-        EventType::SystemStartup => EventBody::SystemStartup(SystemStartup {
-            version: "1.2.3".into(),
-        }),
+        EventType::SessionStart => {
+            EventBody::SessionStart(SessionStart { app_version: "1.2.3".into(), models })
+        }
+        EventType::SessionEnd => EventBody::SessionEnd(SessionEnd { reason: "closed".into() }),
+        EventType::SystemStartup => EventBody::SystemStartup(SystemStartup { version: "1.2.3".into() }),
         EventType::SystemShutdown => EventBody::SystemShutdown(SystemShutdown { clean: true }),
-        EventType::SystemHealth => EventBody::SystemHealth(SystemHealth {
-            cpu_pct: 37,
-            mem_mb: 2048,
-            frame_time_us: 16_667,
-        }),
-        EventType::EnergyUpdate => EventBody::EnergyUpdate(EnergyUpdate {
-            model: "llama".into(),
-            tokens: 12,
-            delta: energy,
-        }),
-        EventType::EnergyPattern => EventBody::EnergyPattern(EnergyPattern {
-            pattern: "spiral".into(),
-            intensity: energy,
-        }),
+        EventType::SystemHealth => {
+            EventBody::SystemHealth(SystemHealth { cpu_pct: 37, mem_mb: 2048, frame_time_us: 16_667 })
+        }
+        EventType::EnergyUpdate => {
+            EventBody::EnergyUpdate(EnergyUpdate { model: "llama".into(), tokens: 12, delta: energy })
+        }
+        EventType::EnergyPattern => {
+            EventBody::EnergyPattern(EnergyPattern { pattern: "spiral".into(), intensity: energy })
+        }
         EventType::EnergyAmplification => EventBody::EnergyAmplification(EnergyAmplification {
             factor: Energy::from_micros(1_500_000),
             delta: Energy::from_micros(-1),
         }),
-        EventType::UserPrompt => EventBody::UserPrompt(UserPrompt {
-            prompt_hash: hash,
-            chars: 5,
-            content: text("hello"),
-        }),
-        EventType::UserAction => EventBody::UserAction(UserAction {
-            action: "click".into(),
-            target: text("send-button"),
-        }),
-        EventType::UserPreference => EventBody::UserPreference(UserPreference {
-            key: "theme".into(),
-            value: "dark".into(),
-        }),
+        EventType::UserPrompt => {
+            EventBody::UserPrompt(UserPrompt { prompt_hash: hash, chars: 5, content: text("hello") })
+        }
+        EventType::UserAction => {
+            EventBody::UserAction(UserAction { action: "click".into(), target: text("send-button") })
+        }
+        EventType::UserPreference => {
+            EventBody::UserPreference(UserPreference { key: "theme".into(), value: "dark".into() })
+        }
         EventType::AiOutput => EventBody::AiOutput(AiOutput {
             model: "llama".into(),
             tokens: 40,
@@ -91,23 +69,20 @@ fn example(kind: EventType, full: bool) -> EventBody {
             content_hash: hash,
             content: text("hi there"),
         }),
-        EventType::AiModelChange => EventBody::AiModelChange(AiModelChange {
-            from: text("llama"),
-            to: "qwen".into(),
-        }),
+        EventType::AiModelChange => {
+            EventBody::AiModelChange(AiModelChange { from: text("llama"), to: "qwen".into() })
+        }
         EventType::AiError => EventBody::AiError(AiError {
             model: "qwen".into(),
             code: "oom".into(),
             message: "out of memory".into(),
         }),
-        EventType::PatternInterference => EventBody::PatternInterference(PatternInterference {
-            models,
-            strength: energy,
-        }),
-        EventType::PatternResonance => EventBody::PatternResonance(PatternResonance {
-            models,
-            strength: energy,
-        }),
+        EventType::PatternInterference => {
+            EventBody::PatternInterference(PatternInterference { models, strength: energy })
+        }
+        EventType::PatternResonance => {
+            EventBody::PatternResonance(PatternResonance { models, strength: energy })
+        }
     }
 }
 
@@ -148,10 +123,7 @@ fn update_value() -> Value {
 #[test]
 fn schema_is_valid_draft_2020_12() {
     let schema = schema();
-    assert_eq!(
-        schema["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     jsonschema::meta::validate(&schema).unwrap();
 }
 
@@ -173,10 +145,7 @@ fn every_type_validates_and_round_trips() {
 
 #[test]
 fn schema_type_enum_is_event_type_all() {
-    let names: Vec<String> = EventType::ALL
-        .iter()
-        .map(|k| k.as_str().to_owned())
-        .collect();
+    let names: Vec<String> = EventType::ALL.iter().map(|k| k.as_str().to_owned()).collect();
     let schema_names: Vec<String> =
         serde_json::from_value(schema()["properties"]["type"]["enum"].clone()).unwrap();
     assert_eq!(schema_names, names);
@@ -187,16 +156,8 @@ fn schema_fields_match_rust_fields() {
     for kind in EventType::ALL {
         let data = data_schema(kind);
         let required: BTreeSet<String> = serde_json::from_value(data["required"].clone()).unwrap();
-        assert_eq!(
-            required,
-            data_keys(example(kind, false)),
-            "{kind}: required"
-        );
-        assert_eq!(
-            keys(&data["properties"]),
-            data_keys(example(kind, true)),
-            "{kind}: properties"
-        );
+        assert_eq!(required, data_keys(example(kind, false)), "{kind}: required");
+        assert_eq!(keys(&data["properties"]), data_keys(example(kind, true)), "{kind}: properties");
         assert_eq!(data["additionalProperties"], false, "{kind}");
     }
 }
@@ -315,44 +276,26 @@ fn any_models() -> impl Strategy<Value = Vec<String>> {
 fn any_body() -> impl Strategy<Value = EventBody> {
     let opt = || proptest::option::of(any_text());
     prop_oneof![
-        (any_text(), any_models()).prop_map(|(app_version, models)| EventBody::SessionStart(
-            SessionStart {
-                app_version,
-                models
-            }
-        )),
+        (any_text(), any_models())
+            .prop_map(|(app_version, models)| EventBody::SessionStart(SessionStart { app_version, models })),
         any_text().prop_map(|reason| EventBody::SessionEnd(SessionEnd { reason })),
         any_text().prop_map(|version| EventBody::SystemStartup(SystemStartup { version })),
         any::<bool>().prop_map(|clean| EventBody::SystemShutdown(SystemShutdown { clean })),
         (any::<u8>(), any::<u32>(), any::<u32>()).prop_map(|(cpu_pct, mem_mb, frame_time_us)| {
-            EventBody::SystemHealth(SystemHealth {
-                cpu_pct,
-                mem_mb,
-                frame_time_us,
-            })
+            EventBody::SystemHealth(SystemHealth { cpu_pct, mem_mb, frame_time_us })
         }),
         (any_text(), any::<u32>(), any_energy()).prop_map(|(model, tokens, delta)| {
-            EventBody::EnergyUpdate(EnergyUpdate {
-                model,
-                tokens,
-                delta,
-            })
+            EventBody::EnergyUpdate(EnergyUpdate { model, tokens, delta })
         }),
-        (any_text(), any_energy()).prop_map(|(pattern, intensity)| EventBody::EnergyPattern(
-            EnergyPattern { pattern, intensity }
-        )),
+        (any_text(), any_energy())
+            .prop_map(|(pattern, intensity)| EventBody::EnergyPattern(EnergyPattern { pattern, intensity })),
         (any_energy(), any_energy()).prop_map(|(factor, delta)| EventBody::EnergyAmplification(
             EnergyAmplification { factor, delta }
         )),
         (any_hash(), any::<u32>(), opt()).prop_map(|(prompt_hash, chars, content)| {
-            EventBody::UserPrompt(UserPrompt {
-                prompt_hash,
-                chars,
-                content,
-            })
+            EventBody::UserPrompt(UserPrompt { prompt_hash, chars, content })
         }),
-        (any_text(), opt())
-            .prop_map(|(action, target)| EventBody::UserAction(UserAction { action, target })),
+        (any_text(), opt()).prop_map(|(action, target)| EventBody::UserAction(UserAction { action, target })),
         (any_text(), any_text())
             .prop_map(|(key, value)| EventBody::UserPreference(UserPreference { key, value })),
         (any_text(), any::<u32>(), any::<u64>(), any_hash(), opt()).prop_map(
@@ -364,15 +307,12 @@ fn any_body() -> impl Strategy<Value = EventBody> {
                 content,
             })
         ),
-        (opt(), any_text())
-            .prop_map(|(from, to)| EventBody::AiModelChange(AiModelChange { from, to })),
-        (any_text(), any_text(), any_text()).prop_map(|(model, code, message)| EventBody::AiError(
-            AiError {
-                model,
-                code,
-                message
-            }
-        )),
+        (opt(), any_text()).prop_map(|(from, to)| EventBody::AiModelChange(AiModelChange { from, to })),
+        (any_text(), any_text(), any_text()).prop_map(|(model, code, message)| EventBody::AiError(AiError {
+            model,
+            code,
+            message
+        })),
         (any_models(), any_energy()).prop_map(|(models, strength)| {
             EventBody::PatternInterference(PatternInterference { models, strength })
         }),
@@ -383,15 +323,8 @@ fn any_body() -> impl Strategy<Value = EventBody> {
 }
 
 fn any_event() -> impl Strategy<Value = Event> {
-    (any::<i64>(), any::<u64>(), any_id(), any_id(), any_body()).prop_map(
-        |(ts_ns, frame, session, user, body)| Event {
-            ts_ns,
-            frame,
-            session,
-            user,
-            body,
-        },
-    )
+    (any::<i64>(), any::<u64>(), any_id(), any_id(), any_body())
+        .prop_map(|(ts_ns, frame, session, user, body)| Event { ts_ns, frame, session, user, body })
 }
 
 proptest! {

@@ -11,7 +11,13 @@ use wfstore::meta::StoreMeta;
 use wfstore::segment::SegmentHeader;
 
 fn event(body: EventBody) -> Event {
-    Event { ts_ns: 1000, frame: 7, session: Id::try_from("s").unwrap(), user: Id::try_from("u").unwrap(), body }
+    Event {
+        ts_ns: 1000,
+        frame: 7,
+        session: Id::try_from("s").unwrap(),
+        user: Id::try_from("u").unwrap(),
+        body,
+    }
 }
 
 fn encode(e: &Event) -> Vec<u8> {
@@ -75,13 +81,17 @@ fn frame_layout() {
 #[test]
 fn segment_header() {
     let h = SegmentHeader { store_id: 0xAA, salt: 0xBB, segment_no: 3, base_seq: 101, segment_bytes: 65536 };
-    let want = header(b"WFSEGMT\0", 1, &[
-        (16, &0xAAu64.to_le_bytes()),
-        (24, &0xBBu64.to_le_bytes()),
-        (32, &3u64.to_le_bytes()),
-        (40, &101u64.to_le_bytes()),
-        (48, &65536u64.to_le_bytes()),
-    ]);
+    let want = header(
+        b"WFSEGMT\0",
+        1,
+        &[
+            (16, &0xAAu64.to_le_bytes()),
+            (24, &0xBBu64.to_le_bytes()),
+            (32, &3u64.to_le_bytes()),
+            (40, &101u64.to_le_bytes()),
+            (48, &65536u64.to_le_bytes()),
+        ],
+    );
     assert_eq!(h.encode().to_vec(), want);
     assert_eq!(SegmentHeader::decode(&want).unwrap(), h);
 }
@@ -89,12 +99,16 @@ fn segment_header() {
 #[test]
 fn store_file() {
     let m = StoreMeta { store_id: 0xCC, segment_bytes: 1 << 20, keep_content: true, created_ns: 42 };
-    let want = header(b"WFSTORE\0", 1, &[
-        (10, &1u16.to_le_bytes()),
-        (16, &0xCCu64.to_le_bytes()),
-        (24, &(1u64 << 20).to_le_bytes()),
-        (32, &42u64.to_le_bytes()),
-    ]);
+    let want = header(
+        b"WFSTORE\0",
+        1,
+        &[
+            (10, &1u16.to_le_bytes()),
+            (16, &0xCCu64.to_le_bytes()),
+            (24, &(1u64 << 20).to_le_bytes()),
+            (32, &42u64.to_le_bytes()),
+        ],
+    );
     assert_eq!(m.encode().to_vec(), want);
 }
 
@@ -104,15 +118,19 @@ fn index_file() {
     ix.note(-5, 64, 40, "b");
     ix.note(6, 104, 30, "a");
     let key = IndexKey { store_id: 1, salt: 2, segment_no: 3 };
-    let mut want = header(b"WFINDEX\0", 1, &[
-        (12, &134u32.to_le_bytes()),
-        (16, &1u64.to_le_bytes()),
-        (24, &2u64.to_le_bytes()),
-        (32, &3u64.to_le_bytes()),
-        (40, &10u64.to_le_bytes()),
-        (48, &2u64.to_le_bytes()),
-        (56, &104u32.to_le_bytes()),
-    ]);
+    let mut want = header(
+        b"WFINDEX\0",
+        1,
+        &[
+            (12, &134u32.to_le_bytes()),
+            (16, &1u64.to_le_bytes()),
+            (24, &2u64.to_le_bytes()),
+            (32, &3u64.to_le_bytes()),
+            (40, &10u64.to_le_bytes()),
+            (48, &2u64.to_le_bytes()),
+            (56, &104u32.to_le_bytes()),
+        ],
+    );
     let mut body = Vec::new();
     body.extend_from_slice(&1u32.to_le_bytes()); // one sparse entry: record 0
     body.extend_from_slice(&64u32.to_le_bytes());

@@ -38,20 +38,13 @@ fn session_reads_through_the_index() {
     let dir = tempfile::tempdir().unwrap();
     store_with(dir.path(), 3000, SMALL_SEGMENT);
     let s = open(dir.path());
-    let want: Vec<u64> = (1..=3000)
-        .filter(|i| synthetic(SEED, *i).session == synthetic(SEED, 3).session)
-        .collect();
-    let got: Vec<u64> = s
-        .session(synthetic(SEED, 3).session.as_str())
-        .map(|r| r.unwrap().seq)
-        .collect();
+    let want: Vec<u64> =
+        (1..=3000).filter(|i| synthetic(SEED, *i).session == synthetic(SEED, 3).session).collect();
+    let got: Vec<u64> = s.session(synthetic(SEED, 3).session.as_str()).map(|r| r.unwrap().seq).collect();
     assert_eq!(got, want);
     assert_eq!(s.session("no-such-session").count(), 0);
     let stats = s.stats().unwrap();
-    assert_eq!(
-        (stats.events, stats.last_seq, stats.sessions),
-        (3000, 3000, 8)
-    );
+    assert_eq!((stats.events, stats.last_seq, stats.sessions), (3000, 3000, 8));
 }
 
 #[test]
@@ -84,14 +77,7 @@ fn readers_run_alongside_the_writer() {
 fn content_is_dropped_unless_kept() {
     for keep in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        Store::create(
-            dir.path(),
-            &CreateOptions {
-                keep_content: keep,
-                ..CreateOptions::default()
-            },
-        )
-        .unwrap();
+        Store::create(dir.path(), &CreateOptions { keep_content: keep, ..CreateOptions::default() }).unwrap();
         let s = open(dir.path());
         let mut e = synthetic(SEED, 1);
         e.body = EventBody::UserPrompt(UserPrompt {
@@ -100,15 +86,10 @@ fn content_is_dropped_unless_kept() {
             content: Some("secret".into()),
         });
         s.append(&e).unwrap();
-        let EventBody::UserPrompt(p) = s.get(1).unwrap().unwrap().event.body else {
-            panic!()
-        };
+        let EventBody::UserPrompt(p) = s.get(1).unwrap().unwrap().event.body else { panic!() };
         assert_eq!(p.content.is_some(), keep);
         drop(s);
-        let bytes: Vec<u8> = segments(dir.path())
-            .iter()
-            .flat_map(|p| std::fs::read(p).unwrap())
-            .collect();
+        let bytes: Vec<u8> = segments(dir.path()).iter().flat_map(|p| std::fs::read(p).unwrap()).collect();
         assert_eq!(bytes.windows(6).any(|w| w == b"secret"), keep);
     }
 }
@@ -120,9 +101,7 @@ fn oversized_event_is_refused_and_leaves_no_trace() {
     let s = open(dir.path());
     s.append(&synthetic(SEED, 1)).unwrap();
     let mut big = synthetic(SEED, 2);
-    big.body = EventBody::SessionEnd(wfstore::event::body::SessionEnd {
-        reason: "x".repeat(100_000),
-    });
+    big.body = EventBody::SessionEnd(wfstore::event::body::SessionEnd { reason: "x".repeat(100_000) });
     assert!(matches!(s.append(&big), Err(Error::RecordTooLarge { .. })));
     assert_eq!(s.append(&synthetic(SEED, 2)).unwrap(), 2);
     drop(s);
@@ -136,10 +115,7 @@ fn read_only_open_refuses_appends() {
     let dir = tempfile::tempdir().unwrap();
     store_with(dir.path(), 10, SMALL_SEGMENT);
     let s = open_ro(dir.path()).unwrap();
-    assert!(matches!(
-        s.append(&synthetic(SEED, 11)),
-        Err(Error::ReadOnly)
-    ));
+    assert!(matches!(s.append(&synthetic(SEED, 11)), Err(Error::ReadOnly)));
     assert_prefix(&s, 10);
 }
 
@@ -147,31 +123,17 @@ fn read_only_open_refuses_appends() {
 fn create_refuses_a_non_empty_directory_and_bad_sizes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
-    assert!(matches!(
-        Store::create(dir.path(), &CreateOptions::default()),
-        Err(Error::NotAStore { .. })
-    ));
+    assert!(matches!(Store::create(dir.path(), &CreateOptions::default()), Err(Error::NotAStore { .. })));
     let empty = tempfile::tempdir().unwrap();
-    let tiny = CreateOptions {
-        segment_bytes: 100,
-        ..CreateOptions::default()
-    };
-    assert!(matches!(
-        Store::create(empty.path(), &tiny),
-        Err(Error::InvalidOption(_))
-    ));
+    let tiny = CreateOptions { segment_bytes: 100, ..CreateOptions::default() };
+    assert!(matches!(Store::create(empty.path(), &tiny), Err(Error::InvalidOption(_))));
     assert!(matches!(open_ro(dir.path()), Err(Error::NotAStore { .. })));
 }
 
 #[test]
 fn simulator_is_deterministic_and_realistic() {
     let frames = |seed| {
-        sim::Simulator::new(sim::SimConfig {
-            seed,
-            ..Default::default()
-        })
-        .flatten()
-        .collect::<Vec<_>>()
+        sim::Simulator::new(sim::SimConfig { seed, ..Default::default() }).flatten().collect::<Vec<_>>()
     };
     let a = frames(3);
     assert_eq!(a, frames(3));

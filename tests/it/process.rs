@@ -38,7 +38,8 @@ fn child() {
             std::thread::sleep(Duration::from_secs(30));
         }
         "writer" => {
-            let s = Store::open(dir, &OpenOptions { durability: Durability::Always, read_only: false }).unwrap();
+            let s =
+                Store::open(dir, &OpenOptions { durability: Durability::Always, read_only: false }).unwrap();
             let mut seq = s.last_seq();
             loop {
                 let batch: Vec<_> = (seq + 1..=seq + 1 + seq % 3).map(|i| synthetic(SEED, i)).collect();
@@ -109,7 +110,8 @@ fn two_processes_racing_to_open_exactly_one_wins() {
     store_with(dir.path(), 10, SMALL_SEGMENT);
     for _ in 0..20 {
         let mut kids = [spawn("race", dir.path()), spawn("race", dir.path())];
-        let outcomes: Vec<String> = kids.iter_mut().map(|k| marked_lines(k).collect::<Vec<_>>().concat()).collect();
+        let outcomes: Vec<String> =
+            kids.iter_mut().map(|k| marked_lines(k).collect::<Vec<_>>().concat()).collect();
         for k in &mut kids {
             assert!(k.wait().unwrap().success());
         }

@@ -42,7 +42,9 @@ fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
 /// Frames that survive a cut of `bytes` at `cut`: those wholly before it, and one whose
 /// cut-off bytes were all zero (the file grows back zero-filled, so it is still intact).
 fn surviving(frames: &[(usize, usize)], bytes: &[u8], cut: usize) -> u64 {
-    let intact = |&&(at, len): &&(usize, usize)| at + len <= cut || bytes[cut.max(at)..at + len].iter().all(|&b| b == 0);
+    let intact = |&&(at, len): &&(usize, usize)| {
+        at + len <= cut || bytes[cut.max(at)..at + len].iter().all(|&b| b == 0)
+    };
     frames.iter().take_while(intact).count() as u64
 }
 
@@ -133,7 +135,11 @@ fn every_bit_of_the_last_three_records_flipped_is_detected() {
                         assert_eq!(torn.offset, at as u64);
                     }
                     Err(Error::Corrupt(c)) if !is_last => {
-                        assert_eq!((c.path.as_path(), c.offset), (tail.as_path(), at as u64), "byte {byte} bit {bit}");
+                        assert_eq!(
+                            (c.path.as_path(), c.offset),
+                            (tail.as_path(), at as u64),
+                            "byte {byte} bit {bit}"
+                        );
                         assert_eq!(c.seq, Some(before + frames.len() as u64 - 2 + k as u64));
                         assert!(!verify(dir.path()).unwrap().is_clean());
                     }
@@ -230,7 +236,10 @@ fn garbage_and_zero_tails() {
         let garbage: Vec<u8> = (0..n).map(|_| rng.u8(1..)).collect();
         write_at(&t, end, &garbage);
         let s = open(dir.path());
-        assert_eq!(s.recovery_report().torn_tail.as_ref().map(|t| (t.offset, t.bytes)), Some((end, n as u64)));
+        assert_eq!(
+            s.recovery_report().torn_tail.as_ref().map(|t| (t.offset, t.bytes)),
+            Some((end, n as u64))
+        );
         drop(s);
         assert_recovers_to(dir.path(), N);
     }

@@ -10,35 +10,15 @@ pub const SEED: u64 = 7;
 pub const SMALL_SEGMENT: u64 = 64 << 10;
 
 pub fn create(dir: &Path, segment_bytes: u64) {
-    Store::create(
-        dir,
-        &CreateOptions {
-            segment_bytes,
-            keep_content: false,
-        },
-    )
-    .unwrap();
+    Store::create(dir, &CreateOptions { segment_bytes, keep_content: false }).unwrap();
 }
 
 pub fn open(dir: &Path) -> Store {
-    Store::open(
-        dir,
-        &OpenOptions {
-            durability: Durability::None,
-            read_only: false,
-        },
-    )
-    .unwrap()
+    Store::open(dir, &OpenOptions { durability: Durability::None, read_only: false }).unwrap()
 }
 
 pub fn open_ro(dir: &Path) -> wfstore::Result<Store> {
-    Store::open(
-        dir,
-        &OpenOptions {
-            durability: Durability::None,
-            read_only: true,
-        },
-    )
+    Store::open(dir, &OpenOptions { durability: Durability::None, read_only: true })
 }
 
 /// A store holding synthetic events 1..=n.
@@ -99,8 +79,5 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// The segment files that hold data (an unused prepared segment has no header).
 pub fn data_segments(dir: &Path) -> Vec<PathBuf> {
-    segments(dir)
-        .into_iter()
-        .filter(|p| std::fs::read(p).unwrap()[..8] == *b"WFSEGMT\0")
-        .collect()
+    segments(dir).into_iter().filter(|p| std::fs::read(p).unwrap()[..8] == *b"WFSEGMT\0").collect()
 }
