@@ -1,8 +1,6 @@
 //! `NNNNNNNNNN.idx`: a segment's sidecar index on disk (formats/index.md). Decoding treats
 //! the bytes as hostile: every count is checked against the bytes left before any allocation.
 
-use std::collections::HashMap;
-
 use super::{SPARSE_EVERY, SegmentIndex, SparseEntry};
 use crate::header::{HEADER_BYTES, HeaderBuf, HeaderView};
 use crate::limits::ID_BYTES_MAX;
@@ -109,14 +107,11 @@ fn decode_sparse(c: &mut Cursor<'_>, records: u64) -> Result<Vec<SparseEntry>, R
     Ok(out)
 }
 
-fn decode_sessions(
-    c: &mut Cursor<'_>,
-    index: &SegmentIndex,
-) -> Result<HashMap<Box<str>, Vec<u32>>, Rejected> {
+fn decode_sessions(c: &mut Cursor<'_>, index: &SegmentIndex) -> Result<super::SessionMap, Rejected> {
     let n = c.u32()? as usize;
     // Each session takes at least 1 + 1 + 4 + 4 bytes: bounds the map before it grows.
     c.need(n.saturating_mul(10))?;
-    let mut sessions = HashMap::with_capacity(n);
+    let mut sessions = super::SessionMap::with_capacity_and_hasher(n, Default::default());
     let mut postings = 0u64;
     let mut prev: Option<&str> = None;
     for _ in 0..n {

@@ -7,6 +7,12 @@ pub mod file;
 
 use std::collections::HashMap;
 
+use rustc_hash::FxBuildHasher;
+
+/// Session id → frame offsets. Fx hashing: ids are not attacker-controlled keys worth
+/// SipHash's cost on every append.
+pub(crate) type SessionMap = HashMap<Box<str>, Vec<u32>, FxBuildHasher>;
+
 /// One sparse entry is kept for every this many records.
 pub const SPARSE_EVERY: u64 = 64;
 
@@ -31,7 +37,7 @@ pub struct SegmentIndex {
     /// Offset of the last frame (0 when there is none).
     pub last_frame_at: u32,
     sparse: Vec<SparseEntry>,
-    sessions: HashMap<Box<str>, Vec<u32>>,
+    sessions: SessionMap,
 }
 
 impl SegmentIndex {
@@ -43,7 +49,7 @@ impl SegmentIndex {
             end: data_start,
             last_frame_at: 0,
             sparse: Vec::new(),
-            sessions: HashMap::new(),
+            sessions: SessionMap::default(),
         }
     }
 

@@ -35,7 +35,8 @@ impl SegmentMap {
     /// survive a process crash) as soon as they are made; it also returns its tail token.
     pub fn map(file: &File, writable: bool, path: &Path) -> Result<(Self, Option<TailToken>)> {
         let opts = MmapOptions::new();
-        let raw = if writable { opts.map_raw(file) } else { opts.map_raw_read_only(file) }.ctx("mmap", path)?;
+        let raw =
+            if writable { opts.map_raw(file) } else { opts.map_raw_read_only(file) }.ctx("mmap", path)?;
         let id = NEXT_MAP_ID.fetch_add(1, Ordering::Relaxed);
         let token = writable.then_some(TailToken { map_id: id });
         Ok((SegmentMap { raw, end: AtomicUsize::new(0), id, writable }, token))

@@ -1,42 +1,85 @@
-//! The background thread that keeps work off the append path: preparing the next segment,
-//! sealing a full one (sync, then write its index), and the periodic sync.
+//! The background threads that keep work off the append path. One prepares: it creates
+//! and prefaults the next segment. The other syncs: the periodic `msync` and sealing a full
+//! segment (sync, then write its index). They are apart so that a slow disk flush never
+//! delays the next segment.
 
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::Shared;
 use super::open::{self, Prepared};
-use crate::error::Result;
+use crate::error::{IoContext, Result};
 use crate::index::file as index_file;
 use crate::io_util;
 use crate::segment::Segment;
 
-/// Work for the housekeeper.
-pub(super) enum Job {
+/// Work for the preparer.
+pub(super) enum PrepareJob {
     /// Create segment file `no` and send it back.
-    Prepare(u64),
-    /// Sync a segment the writer has left, then write its index.
-    Seal(Arc<Segment>),
+    Segment(u64),
     /// Fault in the unwritten rest of the active segment (after open).
     Prefault(Arc<Segment>),
-    /// Finish queued work and exit.
-    Stop,
 }
 
-pub(super) fn spawn(
-    shared: Arc<Shared>,
-    jobs: Receiver<Job>,
-    prepared: Sender<Result<Prepared>>,
-    period: Option<Duration>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("wfstore-housekeeper".into())
-        .spawn(move || run(&shared, &jobs, &prepared, period))
+/// Work for the syncer.
+pub(super) enum SyncJob {
+    /// Sync a segment the writer has left, then write its index.
+    Seal(Arc<Segment>),
 }
 
-fn run(shared: &Shared, jobs: &Receiver<Job>, prepared: &Sender<Result<Prepared>>, period: Option<Duration>) {
+/// The two threads and the channels that feed them. Dropping the senders stops them.
+pub(super) struct Housekeeper {
+    pub prepare: Sender<PrepareJob>,
+    pub sync: Sender<SyncJob>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Housekeeper {
+    pub fn spawn(
+        shared: &Arc<Shared>,
+        prepared: Sender<Result<Prepared>>,
+        period: Option<Duration>,
+    ) -> Result<Self> {
+        let (prepare, prepare_rx) = crossbeam_channel::unbounded();
+        let (sync, sync_rx) = crossbeam_channel::unbounded();
+        let s = Arc::clone(shared);
+        let preparer = std::thread::Builder::new()
+            .name("wfstore-prepare".into())
+            .spawn(move || run_preparer(&s, &prepare_rx, &prepared))
+            .ctx("spawn thread", &shared.dir)?;
+        let s = Arc::clone(shared);
+        let syncer = std::thread::Builder::new()
+            .name("wfstore-sync".into())
+            .spawn(move || run_syncer(&s, &sync_rx, period))
+            .ctx("spawn thread", &shared.dir)?;
+        Ok(Housekeeper { prepare, sync, threads: vec![preparer, syncer] })
+    }
+
+    /// Finishes queued work and joins the threads.
+    pub fn stop(self) {
+        drop(self.prepare);
+        drop(self.sync);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run_preparer(shared: &Shared, jobs: &Receiver<PrepareJob>, prepared: &Sender<Result<Prepared>>) {
+    for job in jobs {
+        match job {
+            PrepareJob::Segment(no) => {
+                let _ = prepared.send(open::prepare(&shared.dir, &shared.meta, no, true));
+            }
+            PrepareJob::Prefault(seg) => seg.map.prefault(seg.map.end()),
+        }
+    }
+}
+
+fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, period: Option<Duration>) {
     let mut last_sync = Instant::now();
     loop {
         let job = match period {
@@ -44,17 +87,14 @@ fn run(shared: &Shared, jobs: &Receiver<Job>, prepared: &Sender<Result<Prepared>
             None => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match job {
-            Ok(Job::Prepare(no)) => {
-                let _ = prepared.send(open::prepare(&shared.dir, &shared.meta, no, true));
-            }
-            Ok(Job::Seal(seg)) => seal(shared, &seg),
-            Ok(Job::Prefault(seg)) => seg.map.prefault(seg.map.end()),
-            Ok(Job::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(SyncJob::Seal(seg)) => seal(shared, &seg),
+            Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
         if period.is_some_and(|p| last_sync.elapsed() >= p) {
-            if let Err(e) = shared.active().sync_published() {
-                shared.poison(format!("periodic msync of {}: {e}", shared.active().path.display()));
+            let active = shared.active();
+            if let Err(e) = active.sync_published() {
+                shared.poison(format!("periodic msync of {}: {e}", active.path.display()));
             }
             last_sync = Instant::now();
         }
@@ -71,8 +111,8 @@ fn seal(shared: &Shared, seg: &Segment) {
     let Some(bytes) = seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) else {
         return;
     };
-    let name = seg.index_path();
-    let name = name.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let path = seg.index_path();
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if let Err(e) = io_util::write_atomic(&shared.dir, name, &bytes) {
         // The index is derivable from the log: a missing one is rebuilt on the next open.
         shared.warn(format!("writing index {name}: {e}"));

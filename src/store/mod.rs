@@ -3,7 +3,7 @@
 //! - `open`: recovery on open.
 //! - `writer`: the append path and segment rolls.
 //! - `read`: reads by seq, seq ranges and sessions.
-//! - `housekeeper`: the background thread (prepare, seal, periodic sync).
+//! - `housekeeper`: the background threads (prepare; seal and periodic sync).
 //! - `lock`: the single-writer lock.
 //! - `options`: open and create options.
 
@@ -19,7 +19,6 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 
 use parking_lot::{Mutex, RwLock};
 
@@ -39,7 +38,7 @@ use writer::Writer;
 pub struct Store {
     shared: Arc<Shared>,
     writer: Option<Mutex<Writer>>,
-    housekeeper: Option<(crossbeam_channel::Sender<housekeeper::Job>, JoinHandle<()>)>,
+    housekeeper: Option<housekeeper::Housekeeper>,
     report: RecoveryReport,
     _lock: Option<lock::WriterLock>,
 }
@@ -137,18 +136,17 @@ impl Store {
             _lock: lock,
         };
         if writable {
-            let (job_tx, job_rx) = crossbeam_channel::unbounded();
             let (prep_tx, prep_rx) = crossbeam_channel::bounded(1);
             let period = match opts.durability {
                 Durability::Periodic(p) => Some(p),
                 _ => None,
             };
-            let handle = housekeeper::spawn(Arc::clone(&shared), job_rx, prep_tx, period)
-                .ctx("spawn housekeeper", &shared.dir)?;
+            let hk = housekeeper::Housekeeper::spawn(&shared, prep_tx, period)?;
             let token = rec.token.ok_or(Error::ReadOnly)?;
-            let writer = Writer::new(shared, token, rec.next_seq, opts.durability, job_tx.clone(), prep_rx);
+            let (prepare, sync) = (hk.prepare.clone(), hk.sync.clone());
+            let writer = Writer::new(shared, token, rec.next_seq, opts.durability, prepare, sync, prep_rx);
             store.writer = Some(Mutex::new(writer));
-            store.housekeeper = Some((job_tx, handle));
+            store.housekeeper = Some(hk);
         }
         Ok(store)
     }
@@ -241,9 +239,9 @@ impl Store {
             Some(w) if !self.shared.poisoned.load(Ordering::Acquire) => w.into_inner().sync(),
             _ => Ok(()),
         };
-        if let Some((jobs, handle)) = self.housekeeper.take() {
-            let _ = jobs.send(housekeeper::Job::Stop);
-            let _ = handle.join();
+        // The writer (dropped above) held the other ends of the job channels.
+        if let Some(hk) = self.housekeeper.take() {
+            hk.stop();
         }
         result
     }

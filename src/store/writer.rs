@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use super::housekeeper::Job;
+use super::housekeeper::{PrepareJob, SyncJob};
 use super::open::{self, Prepared};
 use super::{Durability, Shared};
 use crate::codec::{self, EncodeError};
@@ -26,7 +26,8 @@ pub(super) struct Writer {
     token: TailToken,
     next_seq: u64,
     durability: Durability,
-    jobs: Sender<Job>,
+    prepare_jobs: Sender<PrepareJob>,
+    sync_jobs: Sender<SyncJob>,
     prepared: Receiver<Result<Prepared>>,
     prepare_pending: bool,
     /// Frames written but not yet indexed and published: (ts, offset, length, event index).
@@ -39,18 +40,20 @@ impl Writer {
         token: TailToken,
         next_seq: u64,
         durability: Durability,
-        jobs: Sender<Job>,
+        prepare_jobs: Sender<PrepareJob>,
+        sync_jobs: Sender<SyncJob>,
         prepared: Receiver<Result<Prepared>>,
     ) -> Self {
         let active = shared.active();
-        let _ = jobs.send(Job::Prefault(Arc::clone(&active)));
+        let _ = prepare_jobs.send(PrepareJob::Prefault(Arc::clone(&active)));
         let mut w = Writer {
             shared,
             active,
             token,
             next_seq,
             durability,
-            jobs,
+            prepare_jobs,
+            sync_jobs,
             prepared,
             prepare_pending: false,
             pending: Vec::new(),
@@ -185,7 +188,7 @@ impl Writer {
         self.shared.segments.write().push(seg);
         // Preparing the next segment comes first: sealing waits on the disk.
         self.request_prepare();
-        let _ = self.jobs.send(Job::Seal(old));
+        let _ = self.sync_jobs.send(SyncJob::Seal(old));
         Ok(())
     }
 
@@ -209,7 +212,8 @@ impl Writer {
     }
 
     fn request_prepare(&mut self) {
-        if !self.prepare_pending && self.jobs.send(Job::Prepare(self.active.no() + 1)).is_ok() {
+        if !self.prepare_pending && self.prepare_jobs.send(PrepareJob::Segment(self.active.no() + 1)).is_ok()
+        {
             self.prepare_pending = true;
         }
     }
