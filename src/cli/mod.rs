@@ -1,11 +1,13 @@
 //! The command line's table of contents: the clap definitions and the dispatch.
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
-//! - `init`, `stats`, `verify`: one file per command.
+//! - `init`, `append`, `tail`, `stats`, `verify`: one file per command.
 
+mod append;
 mod init;
 mod output;
 mod stats;
+mod tail;
 mod verify;
 
 use std::path::PathBuf;
@@ -39,6 +41,10 @@ pub struct Cli {
 pub enum Command {
     /// Create a store (refuses a non-empty directory that is not a store).
     Init(init::Args),
+    /// Import events as JSON Lines from FILE, or stdin; all or nothing.
+    Append(append::Args),
+    /// Print events as JSON Lines (with `seq`).
+    Tail(tail::Args),
     /// Segments, events, bytes, sessions, last seq.
     Stats,
     /// Check every frame, CRC, seq and index; exit 3 when a problem is found.
@@ -51,6 +57,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Init(args) => init::run(&cli.store, cli.json, &args),
+        Command::Append(args) => append::run(&cli.store, cli.json, &args),
+        Command::Tail(args) => tail::run(&cli.store, &args),
         Command::Stats => stats::run(&cli.store, cli.json),
         Command::Verify => verify::run(&cli.store, cli.json),
     };
