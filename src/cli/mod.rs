@@ -1,9 +1,10 @@
 //! The command line's table of contents: the clap definitions and the dispatch.
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
-//! - `init`, `append`, `tail`, `stats`, `verify`: one file per command.
+//! - `init`, `append`, `tail`, `stats`, `verify`, `demo`: one file per command.
 
 mod append;
+mod demo;
 mod init;
 mod output;
 mod stats;
@@ -49,6 +50,8 @@ pub enum Command {
     Stats,
     /// Check every frame, CRC, seq and index; exit 3 when a problem is found.
     Verify,
+    /// Simulate a 60 Hz WirthForge session into a fresh store, reopen, verify and report.
+    Demo(demo::Args),
 }
 
 /// Parses the arguments (clap exits 2 on a usage error), runs the command and turns its
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Tail(args) => tail::run(&cli.store, &args),
         Command::Stats => stats::run(&cli.store, cli.json),
         Command::Verify => verify::run(&cli.store, cli.json),
+        Command::Demo(args) => demo::run(cli.json, &args),
     };
     output::finish(outcome)
 }
