@@ -1,2 +1,7 @@
-//! The `wfstore` operator command line.
-fn main() {}
+//! The `wfstore` operator command line: a thin entry point; the commands live in `cli/`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,70 @@
+//! The command line's table of contents: the clap definitions and the dispatch.
+//!
+//! - `output`: human and JSON printing, error lines and exit codes.
+//! - `init`, `append`, `tail`, `stats`, `verify`, `demo`: one file per command.
+
+mod append;
+mod demo;
+mod init;
+mod output;
+mod stats;
+mod tail;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// `wfstore [--store DIR] [--json] COMMAND`.
+#[derive(Debug, Parser)]
+#[command(name = "wfstore", version, about = "Operate a wfstore event store")]
+pub struct Cli {
+    /// The store directory.
+    #[arg(
+        long,
+        global = true,
+        env = "WFSTORE_DIR",
+        default_value = "./wfstore-data",
+        value_name = "DIR"
+    )]
+    pub store: PathBuf,
+    /// Print machine-readable JSON instead of human text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a store (refuses a non-empty directory that is not a store).
+    Init(init::Args),
+    /// Import events as JSON Lines from FILE, or stdin; all or nothing.
+    Append(append::Args),
+    /// Print events as JSON Lines (with `seq`).
+    Tail(tail::Args),
+    /// Segments, events, bytes, sessions, last seq.
+    Stats,
+    /// Check every frame, CRC, seq and index; exit 3 when a problem is found.
+    Verify,
+    /// Simulate a 60 Hz WirthForge session into a fresh store, reopen, verify and report.
+    Demo(demo::Args),
+}
+
+/// Parses the arguments (clap exits 2 on a usage error), runs the command and turns its
+/// outcome into the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Init(args) => init::run(&cli.store, cli.json, &args),
+        Command::Append(args) => append::run(&cli.store, cli.json, &args),
+        Command::Tail(args) => tail::run(&cli.store, &args),
+        Command::Stats => stats::run(&cli.store, cli.json),
+        Command::Verify => verify::run(&cli.store, cli.json),
+        Command::Demo(args) => demo::run(cli.json, &args),
+    };
+    output::finish(outcome)
+}
