@@ -1,7 +1,7 @@
 //! Per-append latency of one thread with `Durability::Periodic`, as an HDR histogram over
 //! 10 M appends (segment rolls included): p50, p99, p99.9, p99.99, max, and the rate.
 //! `cargo bench --bench append_latency`.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation, missing_docs)]
 
 use std::time::{Duration, Instant};
 

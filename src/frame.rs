@@ -112,7 +112,7 @@ pub fn decode(data: &[u8], at: usize, salt: u64) -> Decoded<'_> {
 /// Fills in the header of a frame whose body is already at `dst[FRAME_HEADER_BYTES..]`.
 /// `dst` must be exactly the frame's bytes.
 pub fn seal(dst: &mut [u8], seq: u64, ts_ns: i64, salt: u64) {
-    let body_len = (dst.len() - FRAME_HEADER_BYTES) as u32;
+    let body_len = crate::segment::offset32(dst.len() - FRAME_HEADER_BYTES);
     dst[LEN_AT..LEN_AT + 4].copy_from_slice(&body_len.to_le_bytes());
     dst[SEQ_AT..SEQ_AT + 8].copy_from_slice(&seq.to_le_bytes());
     dst[TS_AT..TS_AT + 8].copy_from_slice(&ts_ns.to_le_bytes());

@@ -52,10 +52,7 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
             let events = read_events(BufReader::new(file), store.keeps_content());
             (name, events)
         }
-        _ => (
-            "<stdin>".to_owned(),
-            read_events(io::stdin().lock(), store.keeps_content()),
-        ),
+        _ => ("<stdin>".to_owned(), read_events(io::stdin().lock(), store.keeps_content())),
     };
     let events = events.with_context(|| format!("{name} (nothing was appended)"))?;
     let range = append_all(&store, &events)?;
@@ -67,11 +64,7 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
         None => (None, None),
     };
     if json {
-        output::json(&Appended {
-            appended: count,
-            first_seq,
-            last_seq,
-        })?;
+        output::json(&Appended { appended: count, first_seq, last_seq })?;
     } else if let (Some(a), Some(b)) = (first_seq, last_seq) {
         output::line(&format!("appended {count} events, seqs {a}..={b}"))?;
     } else {
@@ -158,10 +151,7 @@ fn json_error(number: u64, e: &JsonError) -> anyhow::Error {
     match e.path() {
         Some(path) => {
             // The library's message starts with the path; say it once, as a field.
-            let reason = message
-                .strip_prefix(path)
-                .and_then(|r| r.strip_prefix(": "))
-                .unwrap_or(&message);
+            let reason = message.strip_prefix(path).and_then(|r| r.strip_prefix(": ")).unwrap_or(&message);
             anyhow::anyhow!("line {number}: field `{path}`: {reason}")
         }
         None => anyhow::anyhow!("line {number}: {message}"),

@@ -109,16 +109,9 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
 
 /// Writes, reopens, verifies and reads back the store in `dir`.
 fn run_in(dir: &Path, args: &Args) -> anyhow::Result<Report> {
-    let create = CreateOptions {
-        segment_bytes: DEMO_SEGMENT_BYTES,
-        keep_content: false,
-    };
+    let create = CreateOptions { segment_bytes: DEMO_SEGMENT_BYTES, keep_content: false };
     Store::create(dir, &create).with_context(|| format!("creating store {}", dir.display()))?;
-    let cfg = SimConfig {
-        seed: args.seed,
-        frames: args.frames,
-        ..SimConfig::default()
-    };
+    let cfg = SimConfig { seed: args.seed, frames: args.frames, ..SimConfig::default() };
     let (generated, costs) = write_frames(dir, cfg)?;
 
     let started = Instant::now();
@@ -155,10 +148,7 @@ fn run_in(dir: &Path, args: &Args) -> anyhow::Result<Report> {
 /// Appends every frame's events with one `append_batch`, timing each; returns all events
 /// generated (to compare with what is read back) and the per-frame costs in ns.
 fn write_frames(dir: &Path, cfg: SimConfig) -> anyhow::Result<(Vec<Event>, Histogram<u64>)> {
-    let opts = OpenOptions {
-        durability: Durability::Periodic(Duration::from_millis(100)),
-        read_only: false,
-    };
+    let opts = OpenOptions { durability: Durability::Periodic(Duration::from_millis(100)), read_only: false };
     let store = Store::open(dir, &opts).context("opening the new store")?;
     // 1 ns to 60 s at 3 significant digits: any frame cost fits.
     let mut costs = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
@@ -167,9 +157,7 @@ fn write_frames(dir: &Path, cfg: SimConfig) -> anyhow::Result<(Vec<Event>, Histo
     let mut generated = Vec::new();
     for (frame, events) in Simulator::new(cfg).enumerate() {
         let started = Instant::now();
-        store
-            .append_batch(&events)
-            .with_context(|| format!("appending frame {frame}"))?;
+        store.append_batch(&events).with_context(|| format!("appending frame {frame}"))?;
         let cost = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         costs.saturating_record(cost.max(1));
         generated.extend(events);
@@ -190,17 +178,12 @@ struct Seen {
 /// Reads every event back, checks each equals what was generated, and tallies sessions,
 /// types and per-model energy (exact fixed-point sums, as conservation requires).
 fn read_back(store: &Store, generated: &[Event]) -> anyhow::Result<Seen> {
-    let mut seen = Seen {
-        sessions: BTreeSet::new(),
-        types: BTreeMap::new(),
-        energy_by_model: BTreeMap::new(),
-    };
+    let mut seen =
+        Seen { sessions: BTreeSet::new(), types: BTreeMap::new(), energy_by_model: BTreeMap::new() };
     let mut count = 0u64;
     for rec in store.iter(1..=u64::MAX) {
         let rec = rec.context("reading the store back")?;
-        let expected = usize::try_from(rec.seq - 1)
-            .ok()
-            .and_then(|i| generated.get(i));
+        let expected = usize::try_from(rec.seq - 1).ok().and_then(|i| generated.get(i));
         if expected != Some(&rec.event) {
             bail!("seq {} read back differs from the event generated", rec.seq);
         }
@@ -216,10 +199,7 @@ fn read_back(store: &Store, generated: &[Event]) -> anyhow::Result<Seen> {
         seen.sessions.insert(ev.session.as_str().to_owned());
     }
     if count != generated.len() as u64 {
-        bail!(
-            "read back {count} events, but {} were generated",
-            generated.len()
-        );
+        bail!("read back {count} events, but {} were generated", generated.len());
     }
     Ok(seen)
 }
@@ -234,10 +214,7 @@ fn print_human(r: &Report) -> anyhow::Result<()> {
             r.frames as f64 / 60.0
         ),
         format!("store          {} ({fate})", r.store.display()),
-        format!(
-            "events         {} in {} sessions, {} segments",
-            r.events, r.sessions, r.segments
-        ),
+        format!("events         {} in {} sessions, {} segments", r.events, r.sessions, r.segments),
         format!("event types    {} seen", r.event_types.len()),
     ];
     for l in lines {
@@ -259,18 +236,9 @@ fn print_human(r: &Report) -> anyhow::Result<()> {
     let lines = [
         format!("recovery       reopen took {:.2} ms", r.recovery_ms),
         format!("verify         {verify}"),
-        format!(
-            "read back      all {} events equal what was generated",
-            r.events
-        ),
-        format!(
-            "frame cost     p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-            c.p50, c.p99, c.max
-        ),
-        format!(
-            "frame budget   p99 uses {:.2}% of 16.67 ms",
-            r.budget_p99_pct
-        ),
+        format!("read back      all {} events equal what was generated", r.events),
+        format!("frame cost     p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs", c.p50, c.p99, c.max),
+        format!("frame budget   p99 uses {:.2}% of 16.67 ms", r.budget_p99_pct),
     ];
     for l in lines {
         output::line(&l)?;

@@ -27,10 +27,7 @@ struct Created<'a> {
 
 /// Creates the store; the library refuses a non-empty directory that is not a store.
 pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
-    let opts = CreateOptions {
-        segment_bytes: args.segment_size,
-        keep_content: args.keep_content,
-    };
+    let opts = CreateOptions { segment_bytes: args.segment_size, keep_content: args.keep_content };
     Store::create(dir, &opts).with_context(|| format!("creating store {}", dir.display()))?;
     if json {
         output::json(&Created {
@@ -39,11 +36,7 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
             keep_content: args.keep_content,
         })?;
     } else {
-        let content = if args.keep_content {
-            "kept"
-        } else {
-            "hashed only"
-        };
+        let content = if args.keep_content { "kept" } else { "hashed only" };
         output::line(&format!(
             "created store {} (segments of {} bytes, prompt and output text {content})",
             dir.display(),

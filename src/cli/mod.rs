@@ -21,13 +21,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "wfstore", version, about = "Operate a wfstore event store")]
 pub struct Cli {
     /// The store directory.
-    #[arg(
-        long,
-        global = true,
-        env = "WFSTORE_DIR",
-        default_value = "./wfstore-data",
-        value_name = "DIR"
-    )]
+    #[arg(long, global = true, env = "WFSTORE_DIR", default_value = "./wfstore-data", value_name = "DIR")]
     pub store: PathBuf,
     /// Print machine-readable JSON instead of human text.
     #[arg(long, global = true)]

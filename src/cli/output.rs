@@ -37,17 +37,13 @@ pub fn finish(outcome: anyhow::Result<Exit>) -> ExitCode {
 
 /// 3 when any error in the chain is corruption, 1 otherwise.
 fn exit_code_of(e: &anyhow::Error) -> Exit {
-    let corrupt = e
-        .chain()
-        .filter_map(|c| c.downcast_ref::<wfstore::Error>())
-        .any(wfstore::Error::is_corruption);
+    let corrupt =
+        e.chain().filter_map(|c| c.downcast_ref::<wfstore::Error>()).any(wfstore::Error::is_corruption);
     if corrupt { Exit::Corrupt } else { Exit::Error }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    e.chain().filter_map(|c| c.downcast_ref::<io::Error>()).any(|io| io.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// Writes one line to stdout. `println!` would panic on a closed pipe; this returns the
@@ -75,9 +71,7 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
-    {
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(what.to_owned());
@@ -101,9 +95,6 @@ pub fn spinner(what: &str) -> indicatif::ProgressBar {
 /// Opens a store for reading, without the writer lock, so that it works beside a writer.
 pub fn open_read_only(dir: &std::path::Path) -> anyhow::Result<wfstore::Store> {
     use anyhow::Context as _;
-    let opts = wfstore::OpenOptions {
-        read_only: true,
-        ..wfstore::OpenOptions::default()
-    };
+    let opts = wfstore::OpenOptions { read_only: true, ..wfstore::OpenOptions::default() };
     wfstore::Store::open(dir, &opts).with_context(|| format!("opening store {}", dir.display()))
 }

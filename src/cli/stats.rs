@@ -23,10 +23,7 @@ pub fn run(dir: &Path, json: bool) -> anyhow::Result<Exit> {
         ("data bytes", stats.data_bytes.to_string()),
         ("disk bytes", stats.disk_bytes.to_string()),
         ("segment size", stats.segment_bytes.to_string()),
-        (
-            "keep content",
-            if stats.keep_content { "yes" } else { "no" }.to_owned(),
-        ),
+        ("keep content", if stats.keep_content { "yes" } else { "no" }.to_owned()),
     ];
     for (name, value) in rows {
         output::line(&format!("{name:<14}{value}"))?;

@@ -8,8 +8,8 @@ use super::output::{self, Exit};
 
 /// Verifies the store; exits 3 when the report lists any problem.
 pub fn run(dir: &Path, json: bool) -> anyhow::Result<Exit> {
-    let report = wfstore::verify::verify(dir)
-        .with_context(|| format!("verifying store {}", dir.display()))?;
+    let report =
+        wfstore::verify::verify(dir).with_context(|| format!("verifying store {}", dir.display()))?;
     if json {
         output::json(&report)?;
     } else {
@@ -25,12 +25,7 @@ pub fn run(dir: &Path, json: bool) -> anyhow::Result<Exit> {
         }
         for p in &report.problems {
             let seq = p.seq.map(|s| format!(" (seq {s})")).unwrap_or_default();
-            output::line(&format!(
-                "problem: {} at offset {}{seq}: {}",
-                p.path.display(),
-                p.offset,
-                p.what
-            ))?;
+            output::line(&format!("problem: {} at offset {}{seq}: {}", p.path.display(), p.offset, p.what))?;
         }
     }
     if report.is_clean() {

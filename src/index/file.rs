@@ -28,6 +28,10 @@ pub struct IndexKey {
 }
 
 /// Encodes an index file.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "counts are bounded by the records of one segment (< 2^32 bytes) and ids by 128 bytes"
+)]
 pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
     let mut h = HeaderBuf::new(MAGIC, VERSION);
     h.0[END_AT..END_AT + 4].copy_from_slice(&index.end.to_le_bytes());
@@ -143,7 +147,8 @@ fn decode_offsets(c: &mut Cursor<'_>, index: &SegmentIndex) -> Result<Vec<u32>, 
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let o = c.u32()?;
-        if o < HEADER_BYTES as u32 || o >= index.end || out.last().is_some_and(|&p| p >= o) {
+        if o < crate::segment::offset32(HEADER_BYTES) || o >= index.end || out.last().is_some_and(|&p| p >= o)
+        {
             return Err(Rejected(format!("posting offset {o} out of order or range")));
         }
         out.push(o);

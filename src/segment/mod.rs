@@ -21,6 +21,15 @@ use crate::index::file::IndexKey;
 pub use header::SegmentHeader;
 use map::SegmentMap;
 
+/// A byte offset or length inside one segment as stored on disk (u32).
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "segments are at most SEGMENT_BYTES_MAX = 2^32 bytes, so every offset fits a u32"
+)]
+pub const fn offset32(x: usize) -> u32 {
+    x as u32
+}
+
 /// File extension of segments.
 pub const SEGMENT_EXT: &str = "seg";
 /// File extension of sidecar indexes.
@@ -150,10 +159,10 @@ pub fn scan_and_index(
     header: &SegmentHeader,
     path: &Path,
 ) -> Result<(scan::Scan, SegmentIndex)> {
-    let mut index = SegmentIndex::new(header.base_seq, header::HEADER_BYTES as u32);
+    let mut index = SegmentIndex::new(header.base_seq, offset32(header::HEADER_BYTES));
     let mut bad = None;
     let s = scan::scan(data, header.salt, header.base_seq, |f, at| match codec::decode_session(f.body) {
-        Ok(session) => index.note(f.ts_ns, at as u32, f.len() as u32, session),
+        Ok(session) => index.note(f.ts_ns, offset32(at), offset32(f.len()), session),
         Err(why) => {
             bad.get_or_insert((at, f.seq, why));
         }

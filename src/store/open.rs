@@ -179,7 +179,7 @@ pub(super) fn activate(
     let bytes = map.all_mut().ok_or(Error::ReadOnly)?;
     bytes[..HEADER_BYTES].copy_from_slice(&header.encode());
     map.set_end(HEADER_BYTES);
-    let index = crate::index::SegmentIndex::new(base_seq, HEADER_BYTES as u32);
+    let index = crate::index::SegmentIndex::new(base_seq, segment::offset32(HEADER_BYTES));
     Ok(Segment::new(path, header, map, Some(index)))
 }
 

@@ -14,9 +14,9 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::frame::{self, FRAME_HEADER_BYTES};
 use crate::limits::RECORD_BODY_BYTES_MAX;
-use crate::segment::Segment;
 use crate::segment::header::HEADER_BYTES;
 use crate::segment::map::TailToken;
+use crate::segment::{Segment, offset32};
 
 const FRAME_BYTES_MAX: usize = FRAME_HEADER_BYTES + RECORD_BODY_BYTES_MAX as usize;
 
@@ -90,7 +90,7 @@ impl Writer {
                     }
                 }
             };
-            self.pending.push((event.ts_ns, at as u32, len as u32, i));
+            self.pending.push((event.ts_ns, offset32(at), offset32(len), i));
             at += len;
             self.next_seq += 1;
         }

@@ -26,9 +26,7 @@ fn wf(store: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
 }
 
 fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut pipe = child.stdin.take().unwrap();
     let input = stdin.unwrap_or_default().to_vec();
@@ -57,21 +55,12 @@ fn check(r: &Run, code: i32) {
 
 /// Synthetic events `from..=to` as JSON Lines, as `tail` prints them.
 fn lines(seqs: impl IntoIterator<Item = u64>) -> String {
-    seqs.into_iter()
-        .map(|i| to_json_line(i, &synthetic(SEED, i)) + "\n")
-        .collect()
+    seqs.into_iter().map(|i| to_json_line(i, &synthetic(SEED, i)) + "\n").collect()
 }
 
 /// A new store with synthetic events 1..=n appended through the CLI.
 fn store_with(dir: &Path, n: u64) {
-    check(
-        &wf(
-            dir,
-            &["init", "--segment-size", &SMALL_SEGMENT.to_string()],
-            None,
-        ),
-        0,
-    );
+    check(&wf(dir, &["init", "--segment-size", &SMALL_SEGMENT.to_string()], None), 0);
     check(&wf(dir, &["append"], Some(lines(1..=n).as_bytes())), 0);
 }
 
@@ -85,7 +74,8 @@ fn events_in(dir: &Path) -> u64 {
     stats(dir)["events"].as_u64().unwrap()
 }
 
-const GOOD: &str = r#"{"session":"s1","user":"u1","type":"energy.update","data":{"model":"m","tokens":3,"delta":1.5}}"#;
+const GOOD: &str =
+    r#"{"session":"s1","user":"u1","type":"energy.update","data":{"model":"m","tokens":3,"delta":1.5}}"#;
 
 #[test]
 fn init_creates_and_refuses_a_non_empty_directory() {
@@ -99,11 +89,7 @@ fn init_creates_and_refuses_a_non_empty_directory() {
 
     let again = wf(&dir, &["init"], None);
     check(&again, 1);
-    assert!(
-        again.stderr.starts_with("wfstore: error: "),
-        "{}",
-        again.stderr
-    );
+    assert!(again.stderr.starts_with("wfstore: error: "), "{}", again.stderr);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 
     let other = tmp.path().join("other");
@@ -112,11 +98,7 @@ fn init_creates_and_refuses_a_non_empty_directory() {
     let r = wf(&other, &["init"], None);
     check(&r, 1);
     assert!(r.stderr.contains("not empty"), "{}", r.stderr);
-    assert_eq!(
-        std::fs::read_dir(&other).unwrap().count(),
-        1,
-        "left untouched"
-    );
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1, "left untouched");
 }
 
 #[test]
@@ -139,16 +121,9 @@ fn append_from_a_file_and_from_stdin() {
     check(&r, 0);
     assert_eq!(r.stdout, "appended 120 events, seqs 1..=120\n");
 
-    let r = wf(
-        &dir,
-        &["--json", "append"],
-        Some(lines(121..=125).as_bytes()),
-    );
+    let r = wf(&dir, &["--json", "append"], Some(lines(121..=125).as_bytes()));
     check(&r, 0);
-    assert_eq!(
-        r.stdout,
-        "{\"appended\":5,\"first_seq\":121,\"last_seq\":125}\n"
-    );
+    assert_eq!(r.stdout, "{\"appended\":5,\"first_seq\":121,\"last_seq\":125}\n");
     assert_eq!(events_in(&dir), 125);
     let r = wf(&dir, &["tail"], None);
     check(&r, 0);
@@ -172,12 +147,7 @@ fn a_bad_line_rejects_the_whole_batch() {
     let input = format!("{GOOD}\n{GOOD}\n{bad}\n{GOOD}\n");
     let r = wf(tmp.path(), &["append"], Some(input.as_bytes()));
     check(&r, 1);
-    assert!(
-        r.stderr
-            .contains("line 3: field `data.delta`: 7 decimals, at most 6 allowed"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("line 3: field `data.delta`: 7 decimals, at most 6 allowed"), "{}", r.stderr);
     assert!(r.stderr.contains("nothing was appended"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
     assert_eq!(r.stdout, "");
@@ -198,11 +168,7 @@ fn an_oversized_line_is_an_error_with_its_number() {
     let input = format!("{}\n", " ".repeat(JSON_LINE_BYTES_MAX - 1) + "x");
     let r = wf(tmp.path(), &["append"], Some(input.as_bytes()));
     check(&r, 1);
-    assert!(
-        r.stderr.contains("line 1: not a JSON object"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("line 1: not a JSON object"), "{}", r.stderr);
 }
 
 #[test]
@@ -225,8 +191,7 @@ fn an_unknown_event_type_names_the_type_field() {
     let r = wf(tmp.path(), &["append"], Some(input.as_bytes()));
     check(&r, 1);
     assert!(
-        r.stderr
-            .contains("line 1: field `type`: unknown event type \"energy.teleport\""),
+        r.stderr.contains("line 1: field `type`: unknown event type \"energy.teleport\""),
         "{}",
         r.stderr
     );
@@ -237,16 +202,7 @@ fn hostile_lines_are_errors_not_panics() {
     let tmp = tempfile::tempdir().unwrap();
     check(&wf(tmp.path(), &["init"], None), 0);
     let deep = "[".repeat(100_000);
-    for input in [
-        "{",
-        "null",
-        "[]",
-        "\"x\"",
-        "{}}",
-        "\u{0}",
-        &deep,
-        "{\"a\":1e999}",
-    ] {
+    for input in ["{", "null", "[]", "\"x\"", "{}}", "\u{0}", &deep, "{\"a\":1e999}"] {
         let r = wf(tmp.path(), &["append"], Some(input.as_bytes()));
         check(&r, 1);
         assert!(r.stderr.contains("line 1"), "{input:.20}: {}", r.stderr);
@@ -263,11 +219,7 @@ fn tail_from_a_seq_and_of_one_session() {
     assert_eq!(r.stdout, lines(30..=40));
 
     let session = "session-0003-wirthforge-desktop";
-    let r = wf(
-        tmp.path(),
-        &["tail", "--session", session, "--from", "10"],
-        None,
-    );
+    let r = wf(tmp.path(), &["tail", "--session", session, "--from", "10"], None);
     check(&r, 0);
     assert_eq!(r.stdout, lines((10..=40).filter(|i| i % 8 == 3)));
 
@@ -291,10 +243,7 @@ fn tail_follow_prints_new_events() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    check(
-        &wf(tmp.path(), &["append"], Some(lines(4..=6).as_bytes())),
-        0,
-    );
+    check(&wf(tmp.path(), &["append"], Some(lines(4..=6).as_bytes())), 0);
     // Poll every 200 ms: give it a few polls, then stop it.
     std::thread::sleep(std::time::Duration::from_millis(800));
     child.kill().unwrap();
@@ -315,11 +264,7 @@ fn stats_json_has_the_documented_fields() {
     assert!(s["segments"].as_u64().unwrap() >= 1);
     let human = wf(tmp.path(), &["stats"], None);
     check(&human, 0);
-    assert!(
-        human.stdout.contains("last seq      25"),
-        "{}",
-        human.stdout
-    );
+    assert!(human.stdout.contains("last seq      25"), "{}", human.stdout);
 }
 
 #[test]
@@ -362,13 +307,7 @@ fn verify_a_clean_store_and_one_with_a_flipped_bit() {
     check(&r, 3);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let problem = &report["problems"][0];
-    assert!(
-        problem["path"]
-            .as_str()
-            .unwrap()
-            .ends_with("0000000001.seg"),
-        "{problem}"
-    );
+    assert!(problem["path"].as_str().unwrap().ends_with("0000000001.seg"), "{problem}");
     assert_eq!(problem["offset"], at as u64);
     assert_eq!(problem["seq"], 10);
 
@@ -376,30 +315,17 @@ fn verify_a_clean_store_and_one_with_a_flipped_bit() {
     for args in [&["stats"][..], &["tail"]] {
         let r = wf(tmp.path(), args, None);
         check(&r, 3);
-        assert!(
-            r.stderr.contains("0000000001.seg"),
-            "{args:?}: {}",
-            r.stderr
-        );
+        assert!(r.stderr.contains("0000000001.seg"), "{args:?}: {}", r.stderr);
     }
 }
 
 #[test]
 fn usage_errors_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
-    for args in [
-        &["frobnicate"][..],
-        &["tail", "--from", "ten"],
-        &["init", "--segment-size"],
-        &[],
-    ] {
+    for args in [&["frobnicate"][..], &["tail", "--from", "ten"], &["init", "--segment-size"], &[]] {
         let r = wf(tmp.path(), args, None);
         check(&r, 2);
-        assert!(
-            r.stderr.contains("error:") || r.stderr.contains("Usage"),
-            "{args:?}: {}",
-            r.stderr
-        );
+        assert!(r.stderr.contains("error:") || r.stderr.contains("Usage"), "{args:?}: {}", r.stderr);
     }
 }
 
@@ -422,16 +348,8 @@ fn append_to_a_store_open_elsewhere_names_the_holder() {
     let writer = util::open(tmp.path());
     let r = wf(tmp.path(), &["append"], Some(GOOD.as_bytes()));
     check(&r, 1);
-    assert!(
-        r.stderr.contains("already open for writing"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(&format!("pid {}", std::process::id())),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("already open for writing"), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("pid {}", std::process::id())), "{}", r.stderr);
     // Readers do not need the lock.
     check(&wf(tmp.path(), &["stats"], None), 0);
     writer.close().unwrap();
@@ -443,23 +361,13 @@ fn demo_runs_and_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let r = wf(tmp.path(), &["demo", "--frames", "120"], None);
     check(&r, 0);
-    for needle in [
-        "events",
-        "energy by model",
-        "recovery",
-        "frame cost",
-        "verify         clean",
-    ] {
+    for needle in ["events", "energy by model", "recovery", "frame cost", "verify         clean"] {
         assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
     }
 
     let kept = tmp.path().join("demo-store");
     let args = ["--json", "demo", "--frames", "120", "--seed", "9"];
-    let r = wf(
-        tmp.path(),
-        &[&args[..], &["--dir", kept.to_str().unwrap()]].concat(),
-        None,
-    );
+    let r = wf(tmp.path(), &[&args[..], &["--dir", kept.to_str().unwrap()]].concat(), None);
     check(&r, 0);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     for key in [

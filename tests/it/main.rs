@@ -1,5 +1,5 @@
 //! The integration test binary; one module per area.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation, missing_docs)]
 
 mod cli;
 mod events;
