@@ -1,4 +1,33 @@
 //! wfstore: an embedded, append-only event store for real-time apps.
+//!
+//! Events go into segmented, preallocated, memory-mapped files as CRC-framed bincode
+//! records; a sidecar index per segment finds seqs and sessions; recovery on open cuts a
+//! torn tail and refuses corruption with its location. See `ARCHITECTURE.md` for the map and
+//! `formats/` for every byte on disk.
+//!
+//! ```
+//! use wfstore::{CreateOptions, OpenOptions, Store};
+//! use wfstore::event::parse_line;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! Store::create(dir.path(), &CreateOptions::default())?;
+//! let store = Store::open(dir.path(), &OpenOptions::default())?;
+//!
+//! let event = parse_line(
+//!     r#"{"session":"s-1","user":"u-1","frame":7,"type":"energy.update",
+//!         "data":{"model":"llama","tokens":3,"delta":0.125}}"#,
+//!     1_790_000_000_000_000_000,
+//! )?;
+//! let seq = store.append(&event)?;
+//! store.flush()?; // a durability barrier
+//!
+//! assert_eq!(store.get(seq)?.map(|r| r.event), Some(event));
+//! assert_eq!(store.session("s-1").count(), 1);
+//! store.close()?;
+//! # Ok(())
+//! # }
+//! ```
 #![deny(unsafe_code)]
 
 pub mod codec;

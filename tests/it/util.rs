@@ -13,8 +13,17 @@ pub fn create(dir: &Path, segment_bytes: u64) {
     Store::create(dir, &CreateOptions { segment_bytes, keep_content: false }).unwrap();
 }
 
+/// Opens for writing. Retries briefly on `Locked`: while another test thread spawns a child
+/// process, the child holds a copy of every open descriptor (our lock's too) until it execs.
 pub fn open(dir: &Path) -> Store {
-    Store::open(dir, &OpenOptions { durability: Durability::None, read_only: false }).unwrap()
+    let opts = OpenOptions { durability: Durability::None, read_only: false };
+    for _ in 0..100 {
+        match Store::open(dir, &opts) {
+            Err(wfstore::Error::Locked { .. }) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            other => return other.unwrap(),
+        }
+    }
+    Store::open(dir, &opts).unwrap()
 }
 
 pub fn open_ro(dir: &Path) -> wfstore::Result<Store> {
