@@ -14,15 +14,24 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wfstore-bench/latency");
     let _ = std::fs::remove_dir_all(&dir);
     Store::create(&dir, &CreateOptions::default()).unwrap();
-    let opts = OpenOptions { durability: Durability::Periodic(Duration::from_millis(100)), read_only: false };
+    let durability = match std::env::var("DURABILITY").as_deref() {
+        Ok("none") => Durability::None,
+        _ => Durability::Periodic(Duration::from_millis(100)),
+    };
+    let opts = OpenOptions { durability, read_only: false };
     let store = Store::open(&dir, &opts).unwrap();
     let events: Vec<_> = (1..=4096).map(|i| synthetic(1, i)).collect();
     let mut hist = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();
+    let mut slowest: Vec<(u64, u64)> = Vec::new();
     let start = Instant::now();
     for i in 0..n {
         let t = Instant::now();
         store.append(&events[(i & 4095) as usize]).unwrap();
-        hist.record(t.elapsed().as_nanos() as u64).unwrap();
+        let ns = t.elapsed().as_nanos() as u64;
+        hist.record(ns).unwrap();
+        if ns > 1_000_000 {
+            slowest.push((i + 1, ns));
+        }
     }
     let total = start.elapsed();
     let stats = store.stats().unwrap();
@@ -34,4 +43,7 @@ fn main() {
         println!("{name:>7}: {:>8} ns", hist.value_at_quantile(q));
     }
     println!("{:>7}: {:>8} ns", "max", hist.max());
+    for (seq, ns) in slowest.iter().take(10) {
+        println!("over 1 ms: seq {seq}: {:.1} ms", *ns as f64 / 1e6);
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 
 use crate::codec;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::frame::{self, Decoded, Frame};
 use crate::index::SegmentIndex;
 use crate::index::file::IndexKey;
@@ -99,13 +99,34 @@ impl Segment {
 
     /// Makes every published byte durable (msync of what was not synced yet).
     pub fn sync_published(&self) -> std::io::Result<()> {
-        let end = self.map.end();
+        self.sync_to(self.map.end())
+    }
+
+    /// Makes the published bytes below `end` durable.
+    pub fn sync_to(&self, end: usize) -> std::io::Result<()> {
+        let end = end.min(self.map.end());
         let from = self.synced.load(Ordering::Acquire);
         if end > from {
             self.map.sync(from, end)?;
             self.synced.fetch_max(end, Ordering::AcqRel);
         }
         Ok(())
+    }
+
+    /// A read-only mapping of this segment with the same published end and a copy of its
+    /// index, for readers once the writer has left it.
+    pub fn reopen_read_only(&self) -> Result<Segment> {
+        let file = std::fs::File::open(&self.path).ctx("open", &self.path)?;
+        let (mut map, _) = SegmentMap::map(&file, false, &self.path)?;
+        map.set_end(self.map.end());
+        let index = self.index.read().clone();
+        Ok(Segment::new(self.path.clone(), self.header, map, index))
+    }
+
+    /// Makes the whole file durable through its descriptor (fdatasync): for a segment no
+    /// longer mapped writable.
+    pub fn sync_file(&self) -> Result<()> {
+        std::fs::File::open(&self.path).and_then(|f| f.sync_data()).ctx("fdatasync", &self.path)
     }
 
     /// The published frame at `at`, checked: CRC, and seq equal to `seq`.

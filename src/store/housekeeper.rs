@@ -16,6 +16,10 @@ use crate::index::file as index_file;
 use crate::io_util;
 use crate::segment::Segment;
 
+/// Page size the periodic sync rounds down to (4 KiB; a larger real page only means more
+/// of the tail waits for the next tick).
+const PAGE_BYTES: usize = 4096;
+
 /// Work for the preparer.
 pub(super) enum PrepareJob {
     /// Create segment file `no` and send it back.
@@ -68,7 +72,15 @@ impl Housekeeper {
     }
 }
 
+/// Background work must never take a core from the writer: on a 2-core machine the kernel's
+/// page zeroing (prefault) and writeback (msync) would otherwise preempt appends. Linux
+/// applies `setpriority` on a thread id to that thread alone. Best effort.
+fn lower_priority() {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
+}
+
 fn run_preparer(shared: &Shared, jobs: &Receiver<PrepareJob>, prepared: &Sender<Result<Prepared>>) {
+    lower_priority();
     for job in jobs {
         match job {
             PrepareJob::Segment(no) => {
@@ -80,22 +92,29 @@ fn run_preparer(shared: &Shared, jobs: &Receiver<PrepareJob>, prepared: &Sender<
 }
 
 fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, period: Option<Duration>) {
+    lower_priority();
     let mut last_sync = Instant::now();
+    let mut last_end = 0;
     loop {
         let job = match period {
             Some(p) => jobs.recv_timeout(p.saturating_sub(last_sync.elapsed())),
             None => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match job {
-            Ok(SyncJob::Seal(seg)) => seal(shared, &seg),
+            Ok(SyncJob::Seal(seg)) => seal(shared, seg),
             Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
         if period.is_some_and(|p| last_sync.elapsed() >= p) {
             let active = shared.active();
-            if let Err(e) = active.sync_published() {
+            // Writing back the page the writer is filling would make its next write wait
+            // for the disk: sync whole pages only, and the rest once the writer is idle.
+            let end = active.map.end();
+            let upto = if end == last_end { end } else { end & !(PAGE_BYTES - 1) };
+            if let Err(e) = active.sync_to(upto) {
                 shared.poison(format!("periodic msync of {}: {e}", active.path.display()));
             }
+            last_end = end;
             last_sync = Instant::now();
         }
     }
@@ -103,9 +122,24 @@ fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, period: Option<Duration
 
 /// Makes a segment the writer has left durable, then publishes its index. The index is
 /// written only after the data it describes is on disk.
-fn seal(shared: &Shared, seg: &Segment) {
-    if let Err(e) = seg.sync_published() {
-        shared.poison(format!("msync of sealed segment {}: {e}", seg.path.display()));
+///
+/// Readers first get a read-only mapping of it and the writable one is dropped, so the
+/// flush cleans pages no longer mapped in this process: no TLB shootdown interrupts the
+/// writer for each page written back.
+fn seal(shared: &Shared, seg: Arc<Segment>) {
+    let ro = seg.reopen_read_only();
+    let seg = match ro {
+        Ok(ro) => {
+            drop(seg);
+            shared.replace_segment(ro)
+        }
+        Err(e) => {
+            shared.warn(format!("remapping sealed segment {} read-only: {e}", seg.path.display()));
+            seg
+        }
+    };
+    if let Err(e) = seg.sync_file() {
+        shared.poison(format!("fdatasync of sealed segment {}: {e}", seg.path.display()));
         return;
     }
     let Some(bytes) = seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) else {

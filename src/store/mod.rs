@@ -264,6 +264,16 @@ impl Shared {
         Arc::clone(&segs[segs.len() - 1])
     }
 
+    /// Swaps in a new object for the same segment (a read-only remap); returns it.
+    fn replace_segment(&self, seg: Segment) -> Arc<Segment> {
+        let seg = Arc::new(seg);
+        let mut segs = self.segments.write();
+        if let Some(slot) = segs.iter_mut().find(|s| s.no() == seg.no()) {
+            *slot = Arc::clone(&seg);
+        }
+        seg
+    }
+
     fn set_last_seq(&self, seq: u64) {
         self.last_seq.store(seq, Ordering::Release);
     }
