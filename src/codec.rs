@@ -57,7 +57,7 @@ pub fn encode_into(event: &Event, dst: &mut [u8]) -> Result<usize, EncodeError> 
 
 /// Decodes a record body into an event with the frame header's timestamp.
 pub fn decode(ts_ns: i64, bytes: &[u8]) -> Result<Event, String> {
-    let (version, used): (u16, usize) = decode_part(bytes)?;
+    let (version, used) = decode_version(bytes)?;
     let rest = &bytes[used..];
     match version {
         1 => {
@@ -82,6 +82,17 @@ pub fn decode_session(bytes: &[u8]) -> Result<&str, String> {
         return Err(format!("session id of {} bytes", session.len()));
     }
     Ok(session)
+}
+
+/// The leading varint u16 (formats/record.md): one byte below 251, or 251 and two bytes.
+/// Read by hand so the body is decoded in one bincode call, not two.
+fn decode_version(bytes: &[u8]) -> Result<(u16, usize), String> {
+    match bytes {
+        [b, ..] if *b < 251 => Ok((u16::from(*b), 1)),
+        [251, lo, hi, ..] => Ok((u16::from_le_bytes([*lo, *hi]), 3)),
+        [] => Err("empty record body".into()),
+        _ => Err("bad schema version prefix".into()),
+    }
 }
 
 fn decode_part<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), String> {

@@ -96,7 +96,8 @@ impl Serialize for Sha256Hex {
         if serializer.is_human_readable() {
             serializer.collect_str(self)
         } else {
-            self.0.serialize(serializer)
+            // One length-prefixed byte string: a 32-element tuple costs 32 serde calls.
+            serializer.serialize_bytes(&self.0)
         }
     }
 }
@@ -107,8 +108,23 @@ impl<'de> Deserialize<'de> for Sha256Hex {
             let text = String::deserialize(deserializer)?;
             Sha256Hex::parse(&text).map_err(D::Error::custom)
         } else {
-            <[u8; 32]>::deserialize(deserializer).map(Sha256Hex)
+            deserializer.deserialize_bytes(DigestBytes)
         }
+    }
+}
+
+/// Accepts exactly 32 bytes, borrowed or owned, from a binary deserializer.
+struct DigestBytes;
+
+impl serde::de::Visitor<'_> for DigestBytes {
+    type Value = Sha256Hex;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("32 bytes of SHA-256 digest")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Sha256Hex, E> {
+        <[u8; 32]>::try_from(v).map(Sha256Hex).map_err(|_| E::invalid_length(v.len(), &self))
     }
 }
 
@@ -151,7 +167,8 @@ mod tests {
         assert!(serde_json::from_str::<Sha256Hex>("\"abc\"").is_err());
 
         let bytes = bincode::serde::encode_to_vec(hash, config).unwrap();
-        assert_eq!(bytes.len(), 32);
+        assert_eq!(bytes.len(), 33, "varint length 32, then the digest");
+        assert_eq!(&bytes[1..], hash.as_bytes());
         let (back, _) = bincode::serde::decode_from_slice::<Sha256Hex, _>(&bytes, config).unwrap();
         assert_eq!(back, hash);
     }
