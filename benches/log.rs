@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use wfstore::event::Event;
 use wfstore::sim::synthetic;
+use wfstore::state::EnergyState;
 use wfstore::{CreateOptions, Durability, OpenOptions, Store};
 
 const BIG_EVENTS: u64 = 10_000_000;
@@ -26,14 +27,20 @@ fn bench_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wfstore-bench").join(name)
 }
 
+/// `Periodic` with the default snapshot policy (every 100 k events or 10 s).
 fn periodic() -> OpenOptions {
-    OpenOptions { durability: Durability::Periodic(Duration::from_millis(100)), read_only: false }
+    OpenOptions { durability: Durability::Periodic(Duration::from_millis(100)), ..OpenOptions::default() }
+}
+
+/// `Periodic` without the snapshotter: the log's own cost.
+fn periodic_log_only() -> OpenOptions {
+    OpenOptions { snapshots: None, ..periodic() }
 }
 
 /// The 10 M-event store, built on first use.
 fn big_store() -> PathBuf {
     let dir = bench_dir("10m");
-    if let Ok(s) = Store::open(&dir, &OpenOptions { read_only: true, ..OpenOptions::default() })
+    if let Ok(s) = Store::open(&dir, &OpenOptions::read_only())
         && s.last_seq() == BIG_EVENTS
     {
         return dir;
@@ -59,7 +66,7 @@ fn append(c: &mut Criterion) {
     let dir = bench_dir("append");
     let _ = std::fs::remove_dir_all(&dir);
     Store::create(&dir, &CreateOptions::default()).unwrap();
-    let store = Store::open(&dir, &periodic()).unwrap();
+    let store = Store::open(&dir, &periodic_log_only()).unwrap();
     let events: Vec<Event> = (1..=4096).map(|i| synthetic(1, i)).collect();
     let mut g = c.benchmark_group("append");
     g.throughput(Throughput::Elements(1)).measurement_time(Duration::from_secs(4)).sample_size(20);
@@ -79,7 +86,7 @@ fn append(c: &mut Criterion) {
 
 fn reads(c: &mut Criterion) {
     let dir = big_store();
-    let store = Store::open(&dir, &OpenOptions { read_only: true, ..OpenOptions::default() }).unwrap();
+    let store = Store::open(&dir, &OpenOptions::read_only()).unwrap();
     store.check_indexes().unwrap();
     let mut g = c.benchmark_group("read");
     let mut rng = fastrand::Rng::with_seed(9);
@@ -109,13 +116,67 @@ fn open_recover(c: &mut Criterion) {
     let mut g = c.benchmark_group("open");
     g.sample_size(20);
     g.bench_function("recover_10m_read_only", |b| {
-        b.iter(|| Store::open(&dir, &OpenOptions { read_only: true, ..OpenOptions::default() }).unwrap())
+        b.iter(|| Store::open(&dir, &OpenOptions::read_only()).unwrap())
     });
     g.bench_function("recover_10m_writer", |b| {
-        b.iter_batched(|| (), |()| Store::open(&dir, &periodic()).unwrap(), BatchSize::PerIteration)
+        b.iter_batched(|| (), |()| Store::open(&dir, &periodic_log_only()).unwrap(), BatchSize::PerIteration)
+    });
+    // Open and rebuild the energy state: newest snapshot + the tail after it. Snapshots
+    // come every 100 k events; `state_at(last - 50 k)` replays a half-interval tail.
+    g.bench_function("recover_state_10m_clean_close", |b| {
+        b.iter(|| {
+            let s = Store::open(&dir, &OpenOptions::read_only()).unwrap();
+            s.state().unwrap()
+        })
+    });
+    g.bench_function("recover_state_10m_tail_50k", |b| {
+        b.iter(|| {
+            let s = Store::open(&dir, &OpenOptions::read_only()).unwrap();
+            let (state, rec) = s.state_at(BIG_EVENTS - 50_000).unwrap();
+            assert_eq!(rec.replayed, 50_000);
+            state
+        })
     });
     g.finish();
 }
 
-criterion_group!(benches, append, reads, open_recover);
+fn replay_and_snapshots(c: &mut Criterion) {
+    let dir = big_store();
+    let store = Store::open(&dir, &OpenOptions::read_only()).unwrap();
+    store.check_indexes().unwrap();
+    let mut g = c.benchmark_group("state");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(1_000_000));
+    g.bench_function("replay_1m_crc_decode_apply", |b| {
+        b.iter(|| {
+            let mut st = EnergyState::default();
+            for r in store.iter(1..=1_000_000) {
+                let r = r.unwrap();
+                st.apply(r.seq, &r.event);
+            }
+            st
+        })
+    });
+    let (state, _) = store.state().unwrap();
+    let out = bench_dir("snapshot-write");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("snapshot_encode_compress_publish_1000_sessions", |b| {
+        b.iter(|| {
+            let bytes = wfstore::codec::encode_state(&state);
+            let snap = wfstore::snapshot::file::Snapshot {
+                seq: state.last_seq,
+                state_hash: state.hash(),
+                state: bytes,
+            };
+            wfstore::snapshot::publish(&out, 1, &snap).unwrap()
+        })
+    });
+    let info = store.snapshots().unwrap().pop().unwrap();
+    g.bench_function("snapshot_load_check_1000_sessions", |b| b.iter(|| store.load_snapshot(&info).unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, append, reads, open_recover, replay_and_snapshots);
 criterion_main!(benches);

@@ -8,10 +8,15 @@ use bincode::config::{self, Configuration, Limit, LittleEndian, Varint};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{EVENT_SCHEMA_VERSION, Event, EventBody, Id};
-use crate::limits::{ID_BYTES_MAX, RECORD_BODY_BYTES_MAX};
+use crate::limits::{ID_BYTES_MAX, RECORD_BODY_BYTES_MAX, STATE_BYTES_MAX};
+use crate::state::EnergyState;
 
 const CONFIG: Configuration<LittleEndian, Varint, Limit<{ RECORD_BODY_BYTES_MAX as usize }>> =
     config::standard().with_limit::<{ RECORD_BODY_BYTES_MAX as usize }>();
+
+/// The state's configuration: the same encoding, a larger limit.
+const STATE_CONFIG: Configuration<LittleEndian, Varint, Limit<STATE_BYTES_MAX>> =
+    config::standard().with_limit::<STATE_BYTES_MAX>();
 
 #[derive(Serialize)]
 struct RecordRef<'a> {
@@ -97,4 +102,19 @@ fn decode_version(bytes: &[u8]) -> Result<(u16, usize), String> {
 
 fn decode_part<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), String> {
     bincode::serde::decode_from_slice(bytes, CONFIG).map_err(|e| e.to_string())
+}
+/// The state's canonical bytes: what snapshots store and what its hash is taken over.
+pub fn encode_state(state: &EnergyState) -> Vec<u8> {
+    // Encoding plain structs, maps and integers into a Vec cannot fail.
+    bincode::serde::encode_to_vec(state, STATE_CONFIG).unwrap_or_default()
+}
+
+/// Decodes canonical state bytes; all of them must be used.
+pub fn decode_state(bytes: &[u8]) -> Result<EnergyState, String> {
+    let (state, used): (EnergyState, usize) =
+        bincode::serde::decode_from_slice(bytes, STATE_CONFIG).map_err(|e| e.to_string())?;
+    if used != bytes.len() {
+        return Err(format!("{} trailing bytes after the state", bytes.len() - used));
+    }
+    Ok(state)
 }

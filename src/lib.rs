@@ -43,8 +43,15 @@ pub mod limits;
 pub mod meta;
 pub mod segment;
 pub mod sim;
+pub mod snapshot;
+pub mod state;
 pub mod store;
+#[cfg(feature = "validate")]
+pub mod validate;
 pub mod verify;
 
 pub use error::{Corruption, Error, Result};
-pub use store::{CreateOptions, Durability, OpenOptions, Record, RecoveryReport, Stats, Store};
+pub use store::{
+    CreateOptions, Durability, OpenOptions, Record, RecoveryReport, ReplayTarget, SnapshotPolicy,
+    StateRecovery, Stats, Store,
+};

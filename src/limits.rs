@@ -23,3 +23,6 @@ pub const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;
 
 /// Largest sidecar index file accepted on open.
 pub const INDEX_FILE_BYTES_MAX: u64 = 1 << 30;
+
+/// Largest decoded energy state (the canonical bytes inside a snapshot).
+pub const STATE_BYTES_MAX: usize = 256 << 20;

@@ -102,9 +102,10 @@ impl Simulator {
         let (frame, last) = (self.frame, self.cfg.frames - 1);
         let mut b = Vec::new();
         if frame == 0 {
-            b.push(EventBody::SystemStartup(SystemStartup { version: "wirthforge 0.9.3".into() }));
+            // A session's first event is its start; `validate` holds the store to that.
             let models = self.sessions[s].models.clone();
             b.push(EventBody::SessionStart(SessionStart { app_version: "0.9.3".into(), models }));
+            b.push(EventBody::SystemStartup(SystemStartup { version: "wirthforge 0.9.3".into() }));
         }
         if frame % 240 == 1 {
             b.push(self.prompt());

@@ -148,7 +148,10 @@ fn run_in(dir: &Path, args: &Args) -> anyhow::Result<Report> {
 /// Appends every frame's events with one `append_batch`, timing each; returns all events
 /// generated (to compare with what is read back) and the per-frame costs in ns.
 fn write_frames(dir: &Path, cfg: SimConfig) -> anyhow::Result<(Vec<Event>, Histogram<u64>)> {
-    let opts = OpenOptions { durability: Durability::Periodic(Duration::from_millis(100)), read_only: false };
+    let opts = OpenOptions {
+        durability: Durability::Periodic(Duration::from_millis(100)),
+        ..OpenOptions::default()
+    };
     let store = Store::open(dir, &opts).context("opening the new store")?;
     // 1 ns to 60 s at 3 significant digits: any frame cost fits.
     let mut costs = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)

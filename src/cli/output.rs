@@ -95,6 +95,6 @@ pub fn spinner(what: &str) -> indicatif::ProgressBar {
 /// Opens a store for reading, without the writer lock, so that it works beside a writer.
 pub fn open_read_only(dir: &std::path::Path) -> anyhow::Result<wfstore::Store> {
     use anyhow::Context as _;
-    let opts = wfstore::OpenOptions { read_only: true, ..wfstore::OpenOptions::default() };
+    let opts = wfstore::OpenOptions::read_only();
     wfstore::Store::open(dir, &opts).with_context(|| format!("opening store {}", dir.display()))
 }

@@ -156,18 +156,23 @@ impl FromStr for Energy {
 impl fmt::Display for Energy {
     /// Prints the shortest exact decimal form: `12`, `-1.5`, `0.000001`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        // unsigned_abs: i64::MIN has no positive i64 counterpart.
-        let magnitude = self.0.unsigned_abs();
-        let per_unit = MICROS_PER_UNIT.unsigned_abs();
-        let whole = magnitude / per_unit;
-        let frac = magnitude % per_unit;
-        if frac == 0 {
-            return write!(f, "{sign}{whole}");
-        }
-        let digits = format!("{frac:06}");
-        write!(f, "{sign}{whole}.{}", digits.trim_end_matches('0'))
+        f.write_str(&format_micros(i128::from(self.0)))
     }
+}
+
+/// The shortest exact decimal text of an amount of micro-units, for energies and for sums
+/// of energies (which need `i128`): `12`, `-1.5`, `0.000001`.
+pub fn format_micros(micros: i128) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    // unsigned_abs: the minimum has no positive counterpart.
+    let magnitude = micros.unsigned_abs();
+    let per_unit = MICROS_PER_UNIT.unsigned_abs() as u128;
+    let (whole, frac) = (magnitude / per_unit, magnitude % per_unit);
+    if frac == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{frac:06}");
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
 }
 
 impl Serialize for Energy {

@@ -23,7 +23,7 @@ mod samples;
 use serde::{Deserialize, Serialize};
 
 pub use body::{EventBody, EventType, UnknownEventType};
-pub use energy::{Energy, EnergyParseError};
+pub use energy::{Energy, EnergyParseError, format_micros};
 pub use hash::{HashParseError, Sha256Hex};
 pub use id::{Id, IdError};
 pub use json::{JsonError, parse_line, to_json_line};

@@ -84,6 +84,21 @@ impl SegmentIndex {
         Some((self.base_seq + k * SPARSE_EVERY, entry.offset))
     }
 
+    /// The last seq whose frame lies wholly below `offset`, to a sparse entry's precision
+    /// (it may be up to `SPARSE_EVERY - 1` short); `base_seq - 1` if none.
+    pub fn seq_before(&self, offset: usize) -> u64 {
+        let k = self.sparse.partition_point(|e| e.offset as usize <= offset);
+        if k == 0 {
+            return self.base_seq.saturating_sub(1);
+        }
+        // Entry k-1 starts at or below `offset`: the frames before it are wholly below.
+        let before_entry = (k as u64 - 1) * SPARSE_EVERY;
+        if k == self.sparse.len() && self.end as usize <= offset {
+            return self.next_seq() - 1;
+        }
+        (self.base_seq + before_entry).saturating_sub(1)
+    }
+
     /// Frame offsets of one session's records, in seq order.
     pub fn session_offsets(&self, session: &str) -> &[u32] {
         self.sessions.get(session).map_or(&[], Vec::as_slice)

@@ -75,7 +75,7 @@ impl Housekeeper {
 /// Background work must never take a core from the writer: on a 2-core machine the kernel's
 /// page zeroing (prefault) and writeback (msync) would otherwise preempt appends. Linux
 /// applies `setpriority` on a thread id to that thread alone. Best effort.
-fn lower_priority() {
+pub(super) fn lower_priority() {
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
 }
 
@@ -106,18 +106,36 @@ fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, period: Option<Duration
             Err(RecvTimeoutError::Timeout) => {}
         }
         if period.is_some_and(|p| last_sync.elapsed() >= p) {
-            let active = shared.active();
-            // Writing back the page the writer is filling would make its next write wait
-            // for the disk: sync whole pages only, and the rest once the writer is idle.
-            let end = active.map.end();
-            let upto = if end == last_end { end } else { end & !(PAGE_BYTES - 1) };
-            if let Err(e) = active.sync_to(upto) {
-                shared.poison(format!("periodic msync of {}: {e}", active.path.display()));
-            }
-            last_end = end;
+            periodic_sync(shared, &mut last_end);
             last_sync = Instant::now();
         }
     }
+}
+
+/// Syncs the active segment. Writing back the page the writer is filling would make its
+/// next write wait for the disk, so only whole pages are synced, and the rest once the
+/// writer is idle (its end has not moved since the last tick).
+fn periodic_sync(shared: &Shared, last_end: &mut usize) {
+    // Seq first, then segment and end: the end read covers the frame of `last`.
+    let last = shared.last_seq();
+    let active = shared.active();
+    let end = active.map.end();
+    let upto = if end == *last_end { end } else { end & !(PAGE_BYTES - 1) };
+    *last_end = end;
+    if let Err(e) = active.sync_to(upto) {
+        shared.poison(format!("periodic msync of {}: {e}", active.path.display()));
+        return;
+    }
+    // Only if every earlier segment is durable (sealing may still be queued).
+    if shared.durable.load(std::sync::atomic::Ordering::Acquire) + 1 < active.header.base_seq {
+        return;
+    }
+    let durable = if upto == end && last >= active.header.base_seq {
+        last
+    } else {
+        active.index().map_or(0, |ix| ix.seq_before(upto)).min(last)
+    };
+    shared.mark_durable(durable);
 }
 
 /// Makes a segment the writer has left durable, then publishes its index. The index is
@@ -141,6 +159,9 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
     if let Err(e) = seg.sync_file() {
         shared.poison(format!("fdatasync of sealed segment {}: {e}", seg.path.display()));
         return;
+    }
+    if let Some(ix) = seg.index() {
+        shared.mark_durable(ix.next_seq() - 1);
     }
     let Some(bytes) = seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) else {
         return;

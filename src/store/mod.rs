@@ -6,12 +6,16 @@
 //! - `housekeeper`: the background threads (prepare; seal and periodic sync).
 //! - `lock`: the single-writer lock.
 //! - `options`: open and create options.
+//! - `state`: the energy state (snapshot + replay), time travel, snapshots on demand.
+//! - `snapshotter`: the background thread that publishes snapshots.
 
 mod housekeeper;
 mod lock;
 mod open;
 mod options;
 mod read;
+mod snapshotter;
+mod state;
 mod writer;
 
 use std::fs;
@@ -30,8 +34,9 @@ use crate::meta::{STORE_FILE, StoreMeta};
 use crate::segment::Segment;
 pub use lock::LOCK_FILE;
 pub use open::{RecoveryReport, TornTail};
-pub use options::{CreateOptions, Durability, OpenOptions};
+pub use options::{CreateOptions, Durability, OpenOptions, SnapshotPolicy};
 pub use read::{Record, RecordIter, SessionIter};
+pub use state::{ReplayTarget, StateRecovery};
 use writer::Writer;
 
 /// An open store. Reads take `&self` and run concurrently with appends.
@@ -39,6 +44,7 @@ pub struct Store {
     shared: Arc<Shared>,
     writer: Option<Mutex<Writer>>,
     housekeeper: Option<housekeeper::Housekeeper>,
+    snapshotter: Option<snapshotter::Snapshotter>,
     report: RecoveryReport,
     _lock: Option<lock::WriterLock>,
 }
@@ -51,6 +57,9 @@ pub(crate) struct Shared {
     segments: RwLock<Vec<Arc<Segment>>>,
     /// Seq of the last published record; 0 when the store is empty.
     last_seq: AtomicU64,
+    /// Seq up to which the log is known to be on disk (`durable_seq` reads it).
+    durable: AtomicU64,
+    durability: Durability,
     poisoned: AtomicBool,
     poison: Mutex<Option<String>>,
     warnings: Mutex<Vec<String>>,
@@ -123,6 +132,9 @@ impl Store {
             meta,
             writable,
             last_seq: AtomicU64::new(rec.next_seq - 1),
+            // A writable open syncs what recovery kept; a reader does not know.
+            durable: AtomicU64::new(if writable { rec.next_seq - 1 } else { 0 }),
+            durability: opts.durability,
             segments: RwLock::new(rec.segments),
             poisoned: AtomicBool::new(false),
             poison: Mutex::new(None),
@@ -132,10 +144,17 @@ impl Store {
             shared: Arc::clone(&shared),
             writer: None,
             housekeeper: None,
+            snapshotter: None,
             report: rec.report,
             _lock: lock,
         };
         if writable {
+            // After a crash, what recovery kept may be in the page cache only: make it
+            // durable before anything (a snapshot, say) relies on it. Only the last two
+            // segments can be unsynced: earlier ones were synced when sealed.
+            for seg in shared.segments.read().iter().rev().take(2) {
+                seg.sync_file()?;
+            }
             let (prep_tx, prep_rx) = crossbeam_channel::bounded(1);
             let period = match opts.durability {
                 Durability::Periodic(p) => Some(p),
@@ -147,6 +166,10 @@ impl Store {
             let writer = Writer::new(shared, token, rec.next_seq, opts.durability, prepare, sync, prep_rx);
             store.writer = Some(Mutex::new(writer));
             store.housekeeper = Some(hk);
+            store.report.removed_temp_files.extend(crate::snapshot::remove_temps(&store.shared.dir)?);
+            if let Some(policy) = opts.snapshots {
+                store.snapshotter = Some(snapshotter::Snapshotter::spawn(&store.shared, policy)?);
+            }
         }
         Ok(store)
     }
@@ -239,6 +262,10 @@ impl Store {
             Some(w) if !self.shared.poisoned.load(Ordering::Acquire) => w.into_inner().sync(),
             _ => Ok(()),
         };
+        // Everything is durable now: the snapshotter catches up and takes a final snapshot.
+        if let Some(s) = self.snapshotter.take() {
+            s.stop();
+        }
         // The writer (dropped above) held the other ends of the job channels.
         if let Some(hk) = self.housekeeper.take() {
             hk.stop();
@@ -272,6 +299,23 @@ impl Shared {
             *slot = Arc::clone(&seg);
         }
         seg
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
+    /// The seq up to which the log is on disk as the durability policy promises: with
+    /// `None`, what survives a process crash (everything published).
+    pub(crate) fn durable_seq(&self) -> u64 {
+        match self.durability {
+            Durability::None => self.last_seq.load(Ordering::Acquire),
+            _ => self.durable.load(Ordering::Acquire),
+        }
+    }
+
+    fn mark_durable(&self, seq: u64) {
+        self.durable.fetch_max(seq, Ordering::AcqRel);
     }
 
     fn set_last_seq(&self, seq: u64) {

@@ -19,14 +19,51 @@ impl Default for Durability {
     }
 }
 
+/// When the background snapshotter publishes a snapshot of the energy state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// After this many new durable events (0: never by count).
+    pub every_events: u64,
+    /// After this much time with new durable events (`None`: never by time).
+    pub every: Option<Duration>,
+    /// Snapshots kept; older ones are removed.
+    pub keep: usize,
+}
+
+impl Default for SnapshotPolicy {
+    fn default() -> Self {
+        SnapshotPolicy { every_events: 100_000, every: Some(Duration::from_secs(10)), keep: 3 }
+    }
+}
+
 /// Options for opening an existing store.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct OpenOptions {
     /// Durability policy for appends.
     pub durability: Durability,
     /// Open without the writer lock and without changing any byte: appends fail, a torn
     /// tail is reported but not cut.
     pub read_only: bool,
+    /// Automatic snapshots of the energy state while open for writing (`None`: off;
+    /// `Store::snapshot_now` still works).
+    pub snapshots: Option<SnapshotPolicy>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            durability: Durability::default(),
+            read_only: false,
+            snapshots: Some(SnapshotPolicy::default()),
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Read-only, no snapshots: for tools that only look.
+    pub fn read_only() -> Self {
+        OpenOptions { read_only: true, snapshots: None, ..OpenOptions::default() }
+    }
 }
 
 /// Options for creating a store (`init`).

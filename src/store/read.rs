@@ -35,16 +35,7 @@ impl Store {
 
     /// Records with seqs in `range` (clamped to what is stored), in order.
     pub fn iter(&self, range: RangeInclusive<u64>) -> RecordIter {
-        let segments = self.shared.segments.read().clone();
-        let first = segments.first().map_or(1, |s| s.header.base_seq);
-        let end = (*range.end()).min(self.last_seq());
-        RecordIter {
-            shared: Arc::clone(&self.shared),
-            segments,
-            next: (*range.start()).max(first),
-            end,
-            pos: None,
-        }
+        iter(&self.shared, range)
     }
 
     /// One session's records, in seq order, found through the sidecar indexes.
@@ -69,6 +60,14 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Records with seqs in `range`, clamped to what is published now.
+pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIter {
+    let segments = shared.segments.read().clone();
+    let first = segments.first().map_or(1, |s| s.header.base_seq);
+    let end = (*range.end()).min(shared.last_seq());
+    RecordIter { shared: Arc::clone(shared), segments, next: (*range.start()).max(first), end, pos: None }
 }
 
 /// Iterator over a seq range.

@@ -9,4 +9,6 @@ mod index;
 mod log;
 mod process;
 mod recovery;
+mod snapshots;
 mod util;
+mod validate;

@@ -39,7 +39,8 @@ fn child() {
         }
         "writer" => {
             let s =
-                Store::open(dir, &OpenOptions { durability: Durability::Always, read_only: false }).unwrap();
+                Store::open(dir, &OpenOptions { durability: Durability::Always, ..OpenOptions::default() })
+                    .unwrap();
             let mut seq = s.last_seq();
             loop {
                 let batch: Vec<_> = (seq + 1..=seq + 1 + seq % 3).map(|i| synthetic(SEED, i)).collect();

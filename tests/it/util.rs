@@ -16,7 +16,7 @@ pub fn create(dir: &Path, segment_bytes: u64) {
 /// Opens for writing. Retries briefly on `Locked`: while another test thread spawns a child
 /// process, the child holds a copy of every open descriptor (our lock's too) until it execs.
 pub fn open(dir: &Path) -> Store {
-    let opts = OpenOptions { durability: Durability::None, read_only: false };
+    let opts = OpenOptions { durability: Durability::None, read_only: false, snapshots: None };
     for _ in 0..100 {
         match Store::open(dir, &opts) {
             Err(wfstore::Error::Locked { .. }) => std::thread::sleep(std::time::Duration::from_millis(20)),
@@ -27,7 +27,7 @@ pub fn open(dir: &Path) -> Store {
 }
 
 pub fn open_ro(dir: &Path) -> wfstore::Result<Store> {
-    Store::open(dir, &OpenOptions { durability: Durability::None, read_only: true })
+    Store::open(dir, &OpenOptions::read_only())
 }
 
 /// A store holding synthetic events 1..=n.
@@ -68,7 +68,7 @@ pub fn frame_offsets(seg: &Path) -> Vec<(usize, usize)> {
     let data = std::fs::read(seg).unwrap();
     let mut at = 64;
     let mut out = vec![];
-    loop {
+    while at + 24 <= data.len() {
         let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
         if len == 0 {
             return out;
@@ -76,6 +76,7 @@ pub fn frame_offsets(seg: &Path) -> Vec<(usize, usize)> {
         out.push((at, 24 + len));
         at += 24 + len;
     }
+    out
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {

@@ -1,0 +1,47 @@
+//! One user's part of the energy state: progress over all their sessions, and preferences.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, EventBody};
+
+/// A user's progress and preferences.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserState {
+    /// Events by this user.
+    pub events: u64,
+    /// `session.start` events.
+    pub sessions_started: u64,
+    /// `session.end` events.
+    pub sessions_ended: u64,
+    /// `user.prompt` events.
+    pub prompts: u64,
+    /// `user.action` events.
+    pub actions: u64,
+    /// Energy of their sessions' events: Σ deltas of `energy.update` and
+    /// `energy.amplification`, µ-units.
+    pub energy: i128,
+    /// Preferences from `user.preference` (the last value of each key wins).
+    pub preferences: BTreeMap<String, String>,
+}
+
+impl UserState {
+    /// Applies one event of this user.
+    pub fn apply(&mut self, event: &Event) {
+        self.events = self.events.saturating_add(1);
+        if let Some(d) = event.body.energy_delta() {
+            self.energy += i128::from(d.micros());
+        }
+        match &event.body {
+            EventBody::SessionStart(_) => self.sessions_started = self.sessions_started.saturating_add(1),
+            EventBody::SessionEnd(_) => self.sessions_ended = self.sessions_ended.saturating_add(1),
+            EventBody::UserPrompt(_) => self.prompts = self.prompts.saturating_add(1),
+            EventBody::UserAction(_) => self.actions = self.actions.saturating_add(1),
+            EventBody::UserPreference(p) => {
+                self.preferences.insert(p.key.clone(), p.value.clone());
+            }
+            _ => {}
+        }
+    }
+}

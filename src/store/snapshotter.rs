@@ -1,0 +1,73 @@
+//! The snapshotter: a background thread that follows the durable log with its own copy of
+//! the energy state and publishes a snapshot every N events and/or T. An append never
+//! waits for it; a snapshot only ever covers events already on disk.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::options::SnapshotPolicy;
+use super::{Shared, state};
+use crate::error::{IoContext, Result};
+use crate::snapshot;
+
+/// How often the thread looks for new durable events.
+const TICK: Duration = Duration::from_millis(20);
+
+/// The running thread. Dropping the sender asks it to catch up, snapshot and stop.
+pub(super) struct Snapshotter {
+    stop: Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Snapshotter {
+    pub fn spawn(shared: &Arc<Shared>, policy: SnapshotPolicy) -> Result<Self> {
+        let (stop, stop_rx) = crossbeam_channel::bounded(0);
+        let s = Arc::clone(shared);
+        let thread = std::thread::Builder::new()
+            .name("wfstore-snapshot".into())
+            .spawn(move || run(&s, policy, &stop_rx))
+            .ctx("spawn thread", &shared.dir)?;
+        Ok(Snapshotter { stop, thread })
+    }
+
+    /// Catches up with the (by now durable) log, takes a final snapshot if anything is new,
+    /// and joins the thread.
+    pub fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+    }
+}
+
+fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, stop: &Receiver<()>) {
+    super::housekeeper::lower_priority();
+    let (mut follower, rec) = match state::recover_state(shared, shared.durable_seq()) {
+        Ok(s) => s,
+        Err(e) => return shared.warn(format!("snapshotter could not recover the state: {e}")),
+    };
+    // Events since the newest snapshot count toward the next one, even those replayed here.
+    let mut last_snap = rec.snapshot.map_or(0, |i| i.seq);
+    let mut last_time = Instant::now();
+    loop {
+        let stopping = !matches!(stop.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
+        if let Err(e) = state::replay(shared, &mut follower, shared.durable_seq()) {
+            return shared.warn(format!("snapshotter stopped: {e}"));
+        }
+        let new = follower.last_seq - last_snap;
+        let due = (policy.every_events > 0 && new >= policy.every_events)
+            || (new > 0 && policy.every.is_some_and(|t| last_time.elapsed() >= t))
+            || (new > 0 && stopping);
+        if due {
+            match state::publish(shared, &follower).and_then(|_| snapshot::prune(&shared.dir, policy.keep)) {
+                Ok(_) => last_snap = follower.last_seq,
+                Err(e) => shared.warn(format!("snapshot at seq {}: {e}", follower.last_seq)),
+            }
+            last_time = Instant::now();
+        }
+        if stopping {
+            return;
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The energy state from the log: newest valid snapshot plus replay of the tail, time
+//! travel, and taking snapshots.
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Shared, Store, read};
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::limits::STATE_BYTES_MAX;
+use crate::snapshot::{self, SnapshotInfo, file as snapshot_file};
+use crate::state::EnergyState;
+
+/// How a state was rebuilt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateRecovery {
+    /// The snapshot it started from, if one validated.
+    pub snapshot: Option<SnapshotInfo>,
+    /// Snapshots that were skipped, and why (damaged, foreign, ahead of the log, ...).
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Events replayed after the snapshot.
+    pub replayed: u64,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+/// Where time travel stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayTarget {
+    /// Up to and including this seq.
+    Seq(u64),
+    /// Events whose render frame is at most this.
+    Frame(u64),
+    /// Events whose wall-clock timestamp is at most this (ns since the epoch).
+    Time(i64),
+}
+
+impl Store {
+    /// The current energy state: the newest valid snapshot, then the events after it.
+    /// Takes time in proportion to the events since that snapshot, not to the store.
+    pub fn state(&self) -> Result<(EnergyState, StateRecovery)> {
+        recover_state(&self.shared, self.last_seq())
+    }
+
+    /// The state as it was after event `seq`.
+    pub fn state_at(&self, seq: u64) -> Result<(EnergyState, StateRecovery)> {
+        recover_state(&self.shared, seq.min(self.last_seq()))
+    }
+
+    /// Time travel: the state after the events up to `target`, of one session or all.
+    /// A seq target starts from a snapshot; frame and time targets replay from the start
+    /// (through the session index when a session is given), keeping the events at or
+    /// before the target.
+    pub fn replay_to(&self, target: ReplayTarget, session: Option<&str>) -> Result<EnergyState> {
+        let keep = |e: &Event| match target {
+            ReplayTarget::Seq(_) => true,
+            ReplayTarget::Frame(f) => e.frame <= f,
+            ReplayTarget::Time(t) => e.ts_ns <= t,
+        };
+        let upto = match target {
+            ReplayTarget::Seq(s) => s.min(self.last_seq()),
+            _ => self.last_seq(),
+        };
+        let mut state = match (target, session) {
+            (ReplayTarget::Seq(_), None) => return Ok(recover_state(&self.shared, upto)?.0),
+            _ => EnergyState::default(),
+        };
+        let records: Box<dyn Iterator<Item = Result<read::Record>>> = match session {
+            Some(id) => Box::new(self.session(id)),
+            None => Box::new(self.iter(1..=upto)),
+        };
+        for rec in records {
+            let rec = rec?;
+            if rec.seq > upto {
+                break;
+            }
+            if keep(&rec.event) {
+                state.apply(rec.seq, &rec.event);
+            }
+        }
+        Ok(state)
+    }
+
+    /// The snapshot files, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+        snapshot::list(&self.shared.dir)
+    }
+
+    /// Loads one snapshot and checks it completely (format, store, hash); says why not.
+    pub fn load_snapshot(&self, info: &SnapshotInfo) -> std::result::Result<EnergyState, String> {
+        load(&self.shared, info)
+    }
+
+    /// Takes a snapshot of the current state now (after a durability barrier) and keeps the
+    /// newest `keep`.
+    pub fn snapshot_now(&self, keep: usize) -> Result<SnapshotInfo> {
+        self.flush()?;
+        let (state, _) = self.state()?;
+        let info = publish(&self.shared, &state)?;
+        snapshot::prune(&self.shared.dir, keep)?;
+        Ok(info)
+    }
+}
+
+/// Newest valid snapshot at or before `upto`, then replay to `upto`.
+pub(super) fn recover_state(shared: &Arc<Shared>, upto: u64) -> Result<(EnergyState, StateRecovery)> {
+    let started = Instant::now();
+    let mut rec = StateRecovery::default();
+    let mut state = EnergyState::default();
+    let last = shared.last_seq();
+    for info in snapshot::list(&shared.dir)?.into_iter().rev() {
+        if info.seq > last {
+            rec.skipped.push((info.path, format!("ahead of the log (seq {} > last seq {last})", info.seq)));
+            continue;
+        }
+        if info.seq > upto {
+            continue;
+        }
+        match load(shared, &info) {
+            Ok(s) => {
+                state = s;
+                rec.snapshot = Some(info);
+                break;
+            }
+            Err(why) => rec.skipped.push((info.path, why)),
+        }
+    }
+    rec.replayed = replay(shared, &mut state, upto)?;
+    rec.elapsed = started.elapsed();
+    Ok((state, rec))
+}
+
+/// Applies the events after `state.last_seq` up to `upto`; returns how many.
+pub(super) fn replay(shared: &Arc<Shared>, state: &mut EnergyState, upto: u64) -> Result<u64> {
+    let mut n = 0;
+    for rec in read::iter(shared, state.last_seq + 1..=upto) {
+        let rec = rec?;
+        state.apply(rec.seq, &rec.event);
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Loads one snapshot and checks everything: format, store, seq, state hash.
+pub(crate) fn load(shared: &Shared, info: &SnapshotInfo) -> std::result::Result<EnergyState, String> {
+    let max = (snapshot_file::PREFIX_BYTES + STATE_BYTES_MAX) as u64;
+    let len = fs::metadata(&info.path).map_err(|e| e.to_string())?.len();
+    if len > max {
+        return Err(format!("{len} bytes, over the {max}-byte limit"));
+    }
+    let bytes = fs::read(&info.path).map_err(|e| e.to_string())?;
+    let snap = snapshot_file::decode(&bytes, shared.meta.store_id)?;
+    if snap.seq != info.seq {
+        return Err(format!("header says seq {} but the name says {}", snap.seq, info.seq));
+    }
+    let state = codec::decode_state(&snap.state)?;
+    if state.hash() != snap.state_hash {
+        return Err("state does not match its hash".into());
+    }
+    if state.last_seq != snap.seq {
+        return Err(format!("state covers seq {} but the snapshot says {}", state.last_seq, snap.seq));
+    }
+    Ok(state)
+}
+
+/// Publishes a snapshot of `state` (whose events must be durable).
+pub(super) fn publish(shared: &Shared, state: &EnergyState) -> Result<SnapshotInfo> {
+    let bytes = codec::encode_state(state);
+    if bytes.len() > STATE_BYTES_MAX {
+        return Err(Error::InvalidOption(format!(
+            "state of {} bytes is over the snapshot limit",
+            bytes.len()
+        )));
+    }
+    let snap = snapshot_file::Snapshot { seq: state.last_seq, state_hash: state.hash(), state: bytes };
+    snapshot::publish(&shared.dir, shared.meta.store_id, &snap)
+}

@@ -1,0 +1,212 @@
+//! `validate`: semantic checks of a store, beyond bytes — every event against the JSON
+//! Schema, exact energy conservation per session, per-session timestamps and frames never
+//! going backwards, `session.start` before a session's other events, and every snapshot's
+//! state equal to the replayed state at its seq.
+
+use std::collections::BTreeMap;
+
+use crate::event::{Event, EventBody, EventType, to_json_line};
+use crate::snapshot::SnapshotInfo;
+use crate::state::EnergyState;
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// The events schema, compiled into the binary so `validate` needs no files.
+pub const EVENTS_SCHEMA: &str = include_str!("../schemas/events.schema.json");
+
+/// How many violations are kept in a report (all are counted).
+pub const VIOLATIONS_KEPT: usize = 50;
+
+/// What `validate` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ValidateReport {
+    /// Events checked.
+    pub events: u64,
+    /// Sessions seen.
+    pub sessions: usize,
+    /// Snapshots compared with the replay.
+    pub snapshots: usize,
+    /// Violations found in all.
+    pub violation_count: u64,
+    /// The first `VIOLATIONS_KEPT` violations, in seq order.
+    pub violations: Vec<Violation>,
+}
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// The event's seq (for a snapshot, the seq it covers; for a session total, its last).
+    pub seq: u64,
+    /// Which rule.
+    pub rule: &'static str,
+    /// What was found.
+    pub what: String,
+}
+
+impl ValidateReport {
+    /// True when every rule held.
+    pub fn is_valid(&self) -> bool {
+        self.violation_count == 0
+    }
+
+    fn push(&mut self, seq: u64, rule: &'static str, what: String) {
+        self.violation_count += 1;
+        if self.violations.len() < VIOLATIONS_KEPT {
+            self.violations.push(Violation { seq, rule, what });
+        }
+    }
+}
+
+/// Per-session facts gathered independently of `apply`, to check it against.
+#[derive(Default)]
+struct SessionCheck {
+    started: bool,
+    last_ts: i64,
+    last_frame: u64,
+    last_seq: u64,
+    total: i128,
+    by_model: BTreeMap<String, i128>,
+    amplification: i128,
+}
+
+/// Validates every event and snapshot of `store`.
+pub fn validate(store: &Store) -> Result<ValidateReport> {
+    let schema: serde_json::Value = serde_json::from_str(EVENTS_SCHEMA)
+        .map_err(|e| Error::InvalidOption(format!("events schema: {e}")))?;
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| Error::InvalidOption(format!("events schema does not compile: {e}")))?;
+    let mut report = ValidateReport::default();
+    let mut sessions: BTreeMap<String, SessionCheck> = BTreeMap::new();
+    let mut snapshots: Vec<SnapshotInfo> =
+        store.snapshots()?.into_iter().filter(|s| s.seq <= store.last_seq()).collect();
+    snapshots.reverse();
+    let mut state = EnergyState::default();
+    compare_snapshots(store, &state, &mut snapshots, &mut report);
+    for rec in store.iter(1..=u64::MAX) {
+        let rec = rec?;
+        report.events += 1;
+        check_schema(&validator, rec.seq, &rec.event, &mut report);
+        let s = sessions.entry(rec.event.session.as_str().to_owned()).or_default();
+        check_order(s, rec.seq, &rec.event, &mut report);
+        state.apply(rec.seq, &rec.event);
+        compare_snapshots(store, &state, &mut snapshots, &mut report);
+    }
+    report.sessions = sessions.len();
+    for (id, s) in &sessions {
+        check_conservation(id, s, &state, &mut report);
+    }
+    Ok(report)
+}
+
+fn check_schema(validator: &jsonschema::Validator, seq: u64, event: &Event, report: &mut ValidateReport) {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&to_json_line(seq, event)) else {
+        return report.push(seq, "schema", "event does not render as JSON".into());
+    };
+    if let Some(e) = validator.iter_errors(&json).next() {
+        report.push(seq, "schema", format!("{} at {}", e, e.instance_path()));
+    }
+}
+
+/// Session order rules, and the independent energy sums.
+fn check_order(s: &mut SessionCheck, seq: u64, event: &Event, report: &mut ValidateReport) {
+    let is_start = event.event_type() == EventType::SessionStart;
+    if is_start && s.started {
+        report.push(seq, "session-start", format!("session {} started twice", event.session));
+    }
+    if !is_start && !s.started {
+        report.push(
+            seq,
+            "session-start",
+            format!("{} before session.start of {}", event.event_type(), event.session),
+        );
+    }
+    if s.last_seq > 0 && event.ts_ns < s.last_ts {
+        report.push(
+            seq,
+            "timestamps",
+            format!("ts_ns {} before the session's previous {}", event.ts_ns, s.last_ts),
+        );
+    }
+    if s.last_seq > 0 && event.frame < s.last_frame {
+        report.push(
+            seq,
+            "frames",
+            format!("frame {} after the session's frame {}", event.frame, s.last_frame),
+        );
+    }
+    s.started |= is_start;
+    s.last_ts = s.last_ts.max(event.ts_ns);
+    s.last_frame = s.last_frame.max(event.frame);
+    s.last_seq = seq;
+    match &event.body {
+        EventBody::EnergyUpdate(u) => {
+            let d = i128::from(u.delta.micros());
+            s.total += d;
+            *s.by_model.entry(u.model.clone()).or_default() += d;
+        }
+        EventBody::EnergyAmplification(a) => {
+            let d = i128::from(a.delta.micros());
+            s.total += d;
+            s.amplification += d;
+        }
+        _ => {}
+    }
+}
+
+/// The replayed state's accumulator must equal the sums taken from the events, exactly.
+fn check_conservation(id: &str, s: &SessionCheck, state: &EnergyState, report: &mut ValidateReport) {
+    let Some(st) = state.sessions.get(id) else {
+        return report.push(
+            s.last_seq,
+            "conservation",
+            format!("session {id} missing from the replayed state"),
+        );
+    };
+    let by_model_sum: i128 = st.by_model.values().sum();
+    let checks = [
+        (
+            st.energy_total == s.total,
+            format!("energy_total {} != sum of deltas {}", st.energy_total, s.total),
+        ),
+        (st.by_model == s.by_model, "per-model contributions differ from the event sums".to_owned()),
+        (
+            st.amplification == s.amplification,
+            format!("amplification {} != {}", st.amplification, s.amplification),
+        ),
+        (
+            by_model_sum + st.amplification == st.energy_total,
+            format!(
+                "by_model ({by_model_sum}) + amplification ({}) != total ({})",
+                st.amplification, st.energy_total
+            ),
+        ),
+    ];
+    for (ok, what) in checks {
+        if !ok {
+            report.push(s.last_seq, "conservation", format!("session {id}: {what} (micro-units)"));
+        }
+    }
+}
+
+/// Compares the replayed state with every snapshot taken at its seq (the list is
+/// newest-first, so the next one due is at the end).
+fn compare_snapshots(
+    store: &Store,
+    state: &EnergyState,
+    pending: &mut Vec<SnapshotInfo>,
+    report: &mut ValidateReport,
+) {
+    while pending.last().is_some_and(|s| s.seq == state.last_seq) {
+        let Some(info) = pending.pop() else { return };
+        report.snapshots += 1;
+        match store.load_snapshot(&info) {
+            Ok(snap) if snap == *state => {}
+            Ok(_) => report.push(
+                info.seq,
+                "snapshot",
+                format!("{} differs from the replayed state", info.path.display()),
+            ),
+            Err(why) => report.push(info.seq, "snapshot", format!("{}: {why}", info.path.display())),
+        }
+    }
+}
