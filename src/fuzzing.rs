@@ -63,6 +63,22 @@ pub fn record_body(data: &[u8]) {
     let _ = codec::decode_session(data);
 }
 
+/// The snapshot decoder (bounded zstd) and the state decoder behind it.
+pub fn snapshot_file(data: &[u8]) {
+    if let Ok(snap) = crate::snapshot::file::decode(data, 1) {
+        assert!(snap.state.len() <= crate::limits::STATE_BYTES_MAX);
+        state_bytes(&snap.state);
+    }
+    state_bytes(data);
+}
+
+fn state_bytes(data: &[u8]) {
+    if let Ok(state) = codec::decode_state(data) {
+        let again = codec::decode_state(&codec::encode_state(&state));
+        assert_eq!(again.as_ref(), Ok(&state), "state round trip");
+    }
+}
+
 /// The JSON Lines event parser, on any bytes that are UTF-8.
 pub fn json_line(data: &[u8]) {
     let Ok(line) = std::str::from_utf8(data) else { return };

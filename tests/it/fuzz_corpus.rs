@@ -31,6 +31,7 @@ fn replay_committed_corpus() {
     replay("index_file", fuzzing::index_file);
     replay("record_body", fuzzing::record_body);
     replay("json_line", fuzzing::json_line);
+    replay("snapshot_file", fuzzing::snapshot_file);
 }
 
 fn write_seeds() {
@@ -60,6 +61,19 @@ fn write_seeds() {
     for (i, &(at, len)) in frames.iter().take(4).enumerate() {
         put("record_body", &format!("body-{i}"), &seg[at + 24..at + len]);
     }
+    let events: Vec<_> = wfstore::sim::Simulator::new(wfstore::sim::SimConfig { frames: 60, ..Default::default() })
+        .flatten()
+        .collect();
+    let state = wfstore::state::EnergyState::replay(events.iter().enumerate().map(|(i, e)| (i as u64 + 1, e)));
+    let snap = wfstore::snapshot::file::Snapshot {
+        seq: state.last_seq,
+        state_hash: state.hash(),
+        state: wfstore::codec::encode_state(&state),
+    };
+    let bytes = wfstore::snapshot::file::encode(1, &snap).unwrap();
+    put("snapshot_file", "sim-60-frames", &bytes);
+    put("snapshot_file", "cut", &bytes[..bytes.len() - 9]);
+    put("snapshot_file", "state-bytes", &snap.state);
     let sim = wfstore::sim::Simulator::new(wfstore::sim::SimConfig { frames: 300, ..Default::default() });
     let mut seen = std::collections::BTreeSet::new();
     for e in sim.flatten() {

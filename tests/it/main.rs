@@ -10,5 +10,6 @@ mod log;
 mod process;
 mod recovery;
 mod snapshots;
+mod state;
 mod util;
 mod validate;
