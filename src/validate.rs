@@ -210,3 +210,38 @@ fn compare_snapshots(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::state::SessionState;
+
+    #[test]
+    fn conservation_breaks_are_named() {
+        let facts = SessionCheck {
+            total: 10,
+            amplification: 4,
+            by_model: [("m".into(), 6)].into(),
+            last_seq: 9,
+            ..Default::default()
+        };
+        let mut state = EnergyState::default();
+        let good = SessionState {
+            energy_total: 10,
+            amplification: 4,
+            by_model: [("m".to_owned(), 6)].into(),
+            ..SessionState::default()
+        };
+        state.sessions.insert("s".into(), good.clone());
+        let mut report = ValidateReport::default();
+        check_conservation("s", &facts, &state, &mut report);
+        assert!(report.is_valid());
+        state.sessions.insert("s".into(), SessionState { energy_total: 11, ..good });
+        check_conservation("s", &facts, &state, &mut report);
+        let rules: Vec<_> = report.violations.iter().map(|v| (v.seq, v.rule)).collect();
+        assert_eq!(rules, [(9, "conservation"), (9, "conservation")], "{:?}", report.violations);
+        check_conservation("gone", &facts, &state, &mut report);
+        assert!(report.violations[2].what.contains("missing"));
+    }
+}

@@ -61,10 +61,12 @@ fn write_seeds() {
     for (i, &(at, len)) in frames.iter().take(4).enumerate() {
         put("record_body", &format!("body-{i}"), &seg[at + 24..at + len]);
     }
-    let events: Vec<_> = wfstore::sim::Simulator::new(wfstore::sim::SimConfig { frames: 60, ..Default::default() })
-        .flatten()
-        .collect();
-    let state = wfstore::state::EnergyState::replay(events.iter().enumerate().map(|(i, e)| (i as u64 + 1, e)));
+    let events: Vec<_> =
+        wfstore::sim::Simulator::new(wfstore::sim::SimConfig { frames: 60, ..Default::default() })
+            .flatten()
+            .collect();
+    let state =
+        wfstore::state::EnergyState::replay(events.iter().enumerate().map(|(i, e)| (i as u64 + 1, e)));
     let snap = wfstore::snapshot::file::Snapshot {
         seq: state.last_seq,
         state_hash: state.hash(),

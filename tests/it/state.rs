@@ -39,9 +39,13 @@ fn conservation_is_exact_against_independent_sums() {
     for (id, s) in &state.sessions {
         assert!(s.conservation_holds(), "{id}");
         let mine: Vec<&Event> = events.iter().filter(|e| e.session.as_str() == id).collect();
-        let sum = |f: &dyn Fn(&EventBody) -> Option<i64>| mine.iter().filter_map(|e| f(&e.body)).map(i128::from).sum::<i128>();
-        let updates = sum(&|b| if let EventBody::EnergyUpdate(u) = b { Some(u.delta.micros()) } else { None });
-        let amps = sum(&|b| if let EventBody::EnergyAmplification(a) = b { Some(a.delta.micros()) } else { None });
+        let sum = |f: &dyn Fn(&EventBody) -> Option<i64>| {
+            mine.iter().filter_map(|e| f(&e.body)).map(i128::from).sum::<i128>()
+        };
+        let updates =
+            sum(&|b| if let EventBody::EnergyUpdate(u) = b { Some(u.delta.micros()) } else { None });
+        let amps =
+            sum(&|b| if let EventBody::EnergyAmplification(a) = b { Some(a.delta.micros()) } else { None });
         assert_eq!((s.energy_total, s.amplification), (updates + amps, amps));
         assert_eq!(s.events, mine.len() as u64);
     }
@@ -64,24 +68,35 @@ fn json_form_matches_its_schema_and_is_exact() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let state = replay(&sim(4));
     let json: serde_json::Value = serde_json::from_str(&state.to_json_string()).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    let errors: Vec<String> =
+        validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path())).collect();
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(json["hash"], state.hash_hex());
     // 0.1 + 0.2 is 0.3, and a sum past f64's exact range prints exactly.
     let mut s = EnergyState::default();
     let mut e = sim(5)[0].clone();
     for (seq, micros) in [(1, 100_000), (2, 200_000)] {
-        e.body = EventBody::EnergyUpdate(EnergyUpdate { model: "m".into(), tokens: 1, delta: Energy::from_micros(micros) });
+        e.body = EventBody::EnergyUpdate(EnergyUpdate {
+            model: "m".into(),
+            tokens: 1,
+            delta: Energy::from_micros(micros),
+        });
         s.apply(seq, &e);
     }
     let text = s.to_json_string();
     assert!(text.contains(r#""energy_total":0.3,"#), "{text}");
     for seq in 3..6 {
-        e.body = EventBody::EnergyUpdate(EnergyUpdate { model: "m".into(), tokens: 1, delta: Energy::from_micros(i64::MAX) });
+        e.body = EventBody::EnergyUpdate(EnergyUpdate {
+            model: "m".into(),
+            tokens: 1,
+            delta: Energy::from_micros(i64::MAX),
+        });
         s.apply(seq, &e);
     }
     let big = i128::from(i64::MAX) * 3 + 300_000;
-    assert!(s.to_json_string().contains(&format!(r#""energy_total":{},"#, wfstore::event::format_micros(big))));
+    assert!(
+        s.to_json_string().contains(&format!(r#""energy_total":{},"#, wfstore::event::format_micros(big)))
+    );
     assert!(s.to_json_string().contains(r#""energy_total":27670116110564.627421,"#));
 }
 
@@ -89,16 +104,20 @@ fn any_event() -> impl Strategy<Value = Event> {
     let energy = prop_oneof![any::<i64>(), -1_000_000i64..1_000_000].prop_map(Energy::from_micros);
     let name = prop::sample::select(vec!["llama", "qwen", "phi"]).prop_map(String::from);
     let body = prop_oneof![
-        (name.clone(), any::<u32>(), energy.clone())
-            .prop_map(|(model, tokens, delta)| EventBody::EnergyUpdate(EnergyUpdate { model, tokens, delta })),
-        (energy.clone(), energy.clone())
-            .prop_map(|(factor, delta)| EventBody::EnergyAmplification(EnergyAmplification { factor, delta })),
+        (name.clone(), any::<u32>(), energy.clone()).prop_map(|(model, tokens, delta)| {
+            EventBody::EnergyUpdate(EnergyUpdate { model, tokens, delta })
+        }),
+        (energy.clone(), energy.clone()).prop_map(|(factor, delta)| EventBody::EnergyAmplification(
+            EnergyAmplification { factor, delta }
+        )),
         (name.clone(), energy.clone())
             .prop_map(|(pattern, intensity)| EventBody::EnergyPattern(EnergyPattern { pattern, intensity })),
-        (prop::collection::vec(name.clone(), 0..3), energy.clone())
-            .prop_map(|(models, strength)| EventBody::PatternResonance(PatternResonance { models, strength })),
-        (prop::collection::vec(name.clone(), 0..3), energy)
-            .prop_map(|(models, strength)| EventBody::PatternInterference(PatternInterference { models, strength })),
+        (prop::collection::vec(name.clone(), 0..3), energy.clone()).prop_map(|(models, strength)| {
+            EventBody::PatternResonance(PatternResonance { models, strength })
+        }),
+        (prop::collection::vec(name.clone(), 0..3), energy).prop_map(|(models, strength)| {
+            EventBody::PatternInterference(PatternInterference { models, strength })
+        }),
         prop::collection::vec(name.clone(), 0..3)
             .prop_map(|models| EventBody::SessionStart(SessionStart { app_version: "1".into(), models })),
         (prop::option::of(name.clone()), name.clone())
@@ -107,9 +126,16 @@ fn any_event() -> impl Strategy<Value = Event> {
             EventBody::SystemHealth(SystemHealth { cpu_pct, mem_mb, frame_time_us })
         }),
         (name.clone(), any::<u32>(), any::<u64>()).prop_map(|(model, tokens, latency_us)| {
-            EventBody::AiOutput(AiOutput { model, tokens, latency_us, content_hash: Sha256Hex::from_bytes([1; 32]), content: None })
+            EventBody::AiOutput(AiOutput {
+                model,
+                tokens,
+                latency_us,
+                content_hash: Sha256Hex::from_bytes([1; 32]),
+                content: None,
+            })
         }),
-        (name.clone(), name).prop_map(|(key, value)| EventBody::UserPreference(UserPreference { key, value })),
+        (name.clone(), name)
+            .prop_map(|(key, value)| EventBody::UserPreference(UserPreference { key, value })),
         Just(EventBody::SessionEnd(SessionEnd { reason: "done".into() })),
     ];
     (any::<i64>(), any::<u64>(), 0u8..3, 0u8..2, body).prop_map(|(ts_ns, frame, s, u, body)| Event {
