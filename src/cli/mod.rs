@@ -1,14 +1,18 @@
 //! The command line's table of contents: the clap definitions and the dispatch.
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
-//! - `init`, `append`, `tail`, `stats`, `verify`, `demo`: one file per command.
+//! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `demo`:
+//!   one file per command.
 
 mod append;
 mod demo;
 mod init;
 mod output;
+mod replay;
+mod snapshot;
 mod stats;
 mod tail;
+mod validate;
 mod verify;
 
 use std::path::PathBuf;
@@ -44,6 +48,17 @@ pub enum Command {
     Stats,
     /// Check every frame, CRC, seq and index; exit 3 when a problem is found.
     Verify,
+    /// Semantic checks: schemas, energy conservation, order, snapshots = replay; exit 3
+    /// when a rule is broken.
+    Validate,
+    /// Rebuild the energy state from the events and print it with its hash.
+    Replay(replay::Args),
+    /// Take a snapshot of the energy state now, or list the snapshots.
+    Snapshot {
+        /// `create` or `list`.
+        #[command(subcommand)]
+        action: snapshot::Action,
+    },
     /// Simulate a 60 Hz WirthForge session into a fresh store, reopen, verify and report.
     Demo(demo::Args),
 }
@@ -58,6 +73,9 @@ pub fn main() -> ExitCode {
         Command::Tail(args) => tail::run(&cli.store, &args),
         Command::Stats => stats::run(&cli.store, cli.json),
         Command::Verify => verify::run(&cli.store, cli.json),
+        Command::Validate => validate::run(&cli.store, cli.json),
+        Command::Replay(args) => replay::run(&cli.store, cli.json, &args),
+        Command::Snapshot { action } => snapshot::run(&cli.store, cli.json, &action),
         Command::Demo(args) => demo::run(cli.json, &args),
     };
     output::finish(outcome)
