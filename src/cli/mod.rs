@@ -2,7 +2,7 @@
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
 //! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `demo`:
-//!   one file per command.
+//!   one file per command (`demo/` holds the demo's writer child and its report).
 
 mod append;
 mod demo;
@@ -59,8 +59,12 @@ pub enum Command {
         #[command(subcommand)]
         action: snapshot::Action,
     },
-    /// Simulate a 60 Hz WirthForge session into a fresh store, reopen, verify and report.
+    /// Simulate a 60 Hz WirthForge session in a child writer, kill it, recover, verify,
+    /// validate and report.
     Demo(demo::Args),
+    /// The demo's writer child (internal).
+    #[command(hide = true)]
+    DemoWriter(demo::writer::Args),
 }
 
 /// Parses the arguments (clap exits 2 on a usage error), runs the command and turns its
@@ -77,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&cli.store, cli.json, &args),
         Command::Snapshot { action } => snapshot::run(&cli.store, cli.json, &action),
         Command::Demo(args) => demo::run(cli.json, &args),
+        Command::DemoWriter(args) => demo::writer::run(&args),
     };
     output::finish(outcome)
 }
