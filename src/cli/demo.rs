@@ -1,29 +1,42 @@
-//! `wfstore demo`: a seeded 60 Hz WirthForge session into a fresh store, then reopen,
-//! verify, read everything back and report what it cost against the frame budget.
+//! `wfstore demo`: a seeded 60 Hz WirthForge session written by a child process, which is
+//! then killed with SIGKILL while the store is open; the store is reopened without a clean
+//! shutdown, recovered, verified, validated and read back, and the costs are reported
+//! against the frame budget.
+//!
+//! - `writer`: the hidden `demo-writer` child.
+//! - `report`: the report and its human form.
 //!
 //! The frames are not paced at 60 Hz: they are generated and appended back to back, so a
 //! minute of frames runs in about a second, and each frame's store cost is timed on its own.
-//! A crash cannot be simulated safely in-process, so "recovery" here is a clean close and a
-//! timed reopen; the crash tests cover the torn-tail path.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod report;
+pub mod writer;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use hdrhistogram::Histogram;
-use wfstore::event::{Energy, Event, EventBody};
+use serde_json::value::RawValue;
+use wfstore::event::format_micros;
 use wfstore::sim::{SimConfig, Simulator};
-use wfstore::{CreateOptions, Durability, OpenOptions, Store};
+use wfstore::{CreateOptions, OpenOptions, Store};
 
+use self::report::{Recovery, Report};
+use self::writer::Written;
 use super::output::{self, Exit};
 
 /// The frame budget at 60 Hz.
-const FRAME_BUDGET_NS: u64 = 16_666_667;
+const FRAME_BUDGET_NS: f64 = 16_666_667.0;
 
 /// Segment size of the demo store: small, so that a minute of frames rolls segments a few
 /// times and the rolls show up in the frame costs.
-const DEMO_SEGMENT_BYTES: u64 = 256 << 10;
+const DEMO_SEGMENT_BYTES: u64 = 1 << 20;
+
+/// Events read back and compared with the simulator's (spread over the log).
+const READ_BACK: u64 = 16;
 
 /// Options of `demo` (the global `--store` is not used: the demo always makes a new store).
 #[derive(Debug, clap::Args)]
@@ -34,6 +47,9 @@ pub struct Args {
     /// Frames to simulate (60 per simulated second).
     #[arg(long, value_name = "N", default_value_t = 3600)]
     pub frames: u64,
+    /// Concurrent sessions, each with up to 3 models streaming (the load per frame).
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub sessions: u16,
     /// Where to create the store (missing or empty); a fresh temporary directory by default.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -42,33 +58,7 @@ pub struct Args {
     pub keep: bool,
 }
 
-/// The report, printed as text or as one JSON object.
-#[derive(Debug, serde::Serialize)]
-struct Report {
-    seed: u64,
-    frames: u64,
-    store: PathBuf,
-    kept: bool,
-    events: u64,
-    sessions: usize,
-    segments: usize,
-    event_types: BTreeMap<&'static str, u64>,
-    energy_by_model: BTreeMap<String, Energy>,
-    recovery_ms: f64,
-    verify_problems: usize,
-    read_back_equal: bool,
-    frame_cost_us: FrameCost,
-    budget_p99_pct: f64,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct FrameCost {
-    p50: f64,
-    p99: f64,
-    max: f64,
-}
-
-/// Runs the demo; exits 3 if `verify` finds a problem in the store just written.
+/// Runs the demo; exits 3 if verify, validate or the read-back finds a problem.
 pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
     // Without `--dir`, a temporary directory owns the store and removes it on drop.
     let temp = match &args.dir {
@@ -85,21 +75,19 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
         (None, Some(t)) => t.path().to_owned(),
         (None, None) => bail!("no store directory"),
     };
-    let report = run_in(&dir, args)?;
-    let kept = args.keep || args.dir.is_some();
-    let report = Report { kept, ..report };
+    let mut report = run_in(&dir, args)?;
+    report.kept = args.keep || args.dir.is_some();
     if let (true, Some(t)) = (args.keep, temp) {
         let _ = t.keep();
     }
     if json {
         output::json(&report)?;
     } else {
-        print_human(&report)?;
+        report::print_human(&report)?;
     }
-    if report.verify_problems > 0 {
+    if !report.passed() {
         eprintln!(
-            "wfstore: error: verify found {} problem(s); run `wfstore --store {} verify`",
-            report.verify_problems,
+            "wfstore: error: the recovered store failed a check; run `wfstore --store {} verify` and `validate`",
             report.store.display()
         );
         return Ok(Exit::Corrupt);
@@ -107,146 +95,164 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Writes, reopens, verifies and reads back the store in `dir`.
+/// Kills the child when dropped, so that no error path leaves a writer behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Creates the store, has the child write it, kills the child and examines what is left.
 fn run_in(dir: &Path, args: &Args) -> anyhow::Result<Report> {
     let create = CreateOptions { segment_bytes: DEMO_SEGMENT_BYTES, keep_content: false };
     Store::create(dir, &create).with_context(|| format!("creating store {}", dir.display()))?;
-    let cfg = SimConfig { seed: args.seed, frames: args.frames, ..SimConfig::default() };
-    let (generated, costs) = write_frames(dir, cfg)?;
+    let (written, ended) = write_in_child(dir, args)?;
 
     let started = Instant::now();
-    let store = Store::open(dir, &OpenOptions::default()).context("reopening the store")?;
-    let recovery = started.elapsed();
+    let opts = OpenOptions { snapshots: None, ..OpenOptions::default() };
+    let store = Store::open(dir, &opts).context("reopening the store after the kill")?;
+    let (state, rec) = store.state().context("recovering the state")?;
+    let recovery_ms = ms(started.elapsed());
+    let repaired = store.recovery_report().clone();
+
     let verified = wfstore::verify::verify(dir).context("verifying the store")?;
-    let seen = read_back(&store, &generated)?;
-    let segments = store.stats().context("reading stats")?.segments;
+    let validated = wfstore::validate::validate(&store).context("validating the store")?;
+    let (read_back_checked, read_back_equal) = read_back(&store, args)?;
+    let recovered_last_seq = store.last_seq();
     store.close().context("closing the store")?;
 
-    let p99 = costs.value_at_quantile(0.99);
+    let mut event_types: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_model: BTreeMap<&str, i128> = BTreeMap::new();
+    for s in state.sessions.values() {
+        for (kind, n) in &s.by_type {
+            *event_types.entry(kind.clone()).or_default() += n;
+        }
+        for (model, e) in &s.by_model {
+            *by_model.entry(model).or_default() += e;
+        }
+    }
+    let total: i128 = state.sessions.values().map(|s| s.energy_total).sum();
+    // Conservation per session from the state, and validate's independent sums; the
+    // conservation violations come last, so a report cut short cannot vouch for them.
+    let complete = validated.violation_count == validated.violations.len() as u64;
+    let conservation_holds = state.sessions.values().all(|s| s.conservation_holds())
+        && complete
+        && !validated.violations.iter().any(|v| v.rule == "conservation");
+    let energy_by_model =
+        by_model.into_iter().map(|(m, e)| Ok((m.to_owned(), exact(e)?))).collect::<anyhow::Result<_>>()?;
+    let events = state.last_seq;
     Ok(Report {
         seed: args.seed,
         frames: args.frames,
+        sessions_simulated: usize::from(args.sessions),
         store: dir.to_owned(),
         kept: false,
-        events: generated.len() as u64,
-        sessions: seen.sessions.len(),
-        segments,
-        event_types: seen.types,
-        energy_by_model: seen.energy_by_model,
-        recovery_ms: ms(recovery),
-        verify_problems: verified.problems.len(),
-        read_back_equal: true,
-        frame_cost_us: FrameCost {
-            p50: us(costs.value_at_quantile(0.5)),
-            p99: us(p99),
-            max: us(costs.max()),
+        events,
+        events_per_frame: round2(events as f64 / args.frames.max(1) as f64),
+        sessions: state.sessions.len(),
+        users: state.users.len(),
+        event_types,
+        energy_by_model,
+        energy_total: exact(total)?,
+        conservation_holds,
+        recovery_ms,
+        recovery: Recovery {
+            writer_ended: ended,
+            snapshot_seq: rec.snapshot.map(|s| s.seq),
+            replayed: rec.replayed,
+            skipped_snapshots: rec.skipped.len(),
+            torn_tail: repaired.torn_tail.map(|t| {
+                format!(
+                    "torn tail cut: {} bytes at offset {} of {} ({})",
+                    t.bytes,
+                    t.offset,
+                    t.path.display(),
+                    t.why
+                )
+            }),
+            removed_temp_files: repaired.removed_temp_files.len(),
+            writer_last_seq: written.last_seq,
+            recovered_last_seq,
         },
-        budget_p99_pct: round2(p99 as f64 * 100.0 / FRAME_BUDGET_NS as f64),
+        verify_problems: verified.problems.len(),
+        verify_notes: verified.notes,
+        validate_violations: validated.violation_count,
+        validate_snapshots: validated.snapshots,
+        read_back_checked,
+        read_back_equal,
+        budget_p99_pct: round2(written.frame_cost_us.p99 * 1e3 * 100.0 / FRAME_BUDGET_NS),
+        frame_cost_us: written.frame_cost_us,
     })
 }
 
-/// Appends every frame's events with one `append_batch`, timing each; returns all events
-/// generated (to compare with what is read back) and the per-frame costs in ns.
-fn write_frames(dir: &Path, cfg: SimConfig) -> anyhow::Result<(Vec<Event>, Histogram<u64>)> {
-    let opts = OpenOptions {
-        durability: Durability::Periodic(Duration::from_millis(100)),
-        ..OpenOptions::default()
+/// Runs `demo-writer` in a child, reads its report line, then kills it with SIGKILL while
+/// it holds the store open. Returns the report and how the child ended.
+fn write_in_child(dir: &Path, args: &Args) -> anyhow::Result<(Written, String)> {
+    let exe = std::env::current_exe().context("finding the wfstore executable")?;
+    let mut child = Command::new(&exe)
+        .arg("demo-writer")
+        .arg("--dir")
+        .arg(dir)
+        .args(["--seed", &args.seed.to_string(), "--frames", &args.frames.to_string()])
+        .args(["--sessions", &args.sessions.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting the writer {}", exe.display()))?;
+    let stdout = child.stdout.take();
+    let mut child = Reaped(child);
+    let mut line = String::new();
+    if let Some(out) = stdout {
+        BufReader::new(out).read_line(&mut line).context("reading the writer's report")?;
+    }
+    if line.trim().is_empty() {
+        let status = child.0.wait().context("waiting for the writer")?;
+        bail!("the demo writer ended ({status}) before reporting");
+    }
+    let written: Written =
+        serde_json::from_str(&line).with_context(|| format!("the writer's report {:?}", line.trim()))?;
+    // SIGKILL: no destructor, no close, no final sync runs in the writer.
+    child.0.kill().context("killing the writer")?;
+    let status = child.0.wait().context("waiting for the killed writer")?;
+    Ok((written, format!("killed with SIGKILL ({status})")))
+}
+
+/// Reads `READ_BACK` events spread over the log and compares them with the simulator's.
+fn read_back(store: &Store, args: &Args) -> anyhow::Result<(usize, bool)> {
+    let last = store.last_seq();
+    let step = (last / READ_BACK).max(1);
+    let wanted: Vec<u64> =
+        (1..=last).step_by(usize::try_from(step).unwrap_or(usize::MAX)).chain([last]).collect();
+    let cfg = SimConfig {
+        seed: args.seed,
+        frames: args.frames,
+        sessions: usize::from(args.sessions),
+        ..SimConfig::default()
     };
-    let store = Store::open(dir, &opts).context("opening the new store")?;
-    // 1 ns to 60 s at 3 significant digits: any frame cost fits.
-    let mut costs = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-        .context("creating the frame-cost histogram")?;
-    let bar = output::progress(cfg.frames, "frames");
-    let mut generated = Vec::new();
-    for (frame, events) in Simulator::new(cfg).enumerate() {
-        let started = Instant::now();
-        store.append_batch(&events).with_context(|| format!("appending frame {frame}"))?;
-        let cost = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        costs.saturating_record(cost.max(1));
-        generated.extend(events);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    store.close().context("closing the store")?;
-    Ok((generated, costs))
-}
-
-/// What reading the store back found.
-struct Seen {
-    sessions: BTreeSet<String>,
-    types: BTreeMap<&'static str, u64>,
-    energy_by_model: BTreeMap<String, Energy>,
-}
-
-/// Reads every event back, checks each equals what was generated, and tallies sessions,
-/// types and per-model energy (exact fixed-point sums, as conservation requires).
-fn read_back(store: &Store, generated: &[Event]) -> anyhow::Result<Seen> {
-    let mut seen =
-        Seen { sessions: BTreeSet::new(), types: BTreeMap::new(), energy_by_model: BTreeMap::new() };
-    let mut count = 0u64;
-    for rec in store.iter(1..=u64::MAX) {
-        let rec = rec.context("reading the store back")?;
-        let expected = usize::try_from(rec.seq - 1).ok().and_then(|i| generated.get(i));
-        if expected != Some(&rec.event) {
-            bail!("seq {} read back differs from the event generated", rec.seq);
+    let generated = Simulator::new(cfg).flatten();
+    let mut checked = 0;
+    let mut equal = true;
+    let mut next = wanted.iter().copied().peekable();
+    for (seq, event) in (1u64..).zip(generated) {
+        if next.peek() != Some(&seq) {
+            continue;
         }
-        count += 1;
-        let ev = rec.event;
-        *seen.types.entry(ev.event_type().as_str()).or_default() += 1;
-        if let EventBody::EnergyUpdate(u) = &ev.body {
-            let total = seen.energy_by_model.entry(u.model.clone()).or_default();
-            *total = total
-                .checked_add(u.delta)
-                .with_context(|| format!("energy of model {} overflows", u.model))?;
-        }
-        seen.sessions.insert(ev.session.as_str().to_owned());
+        while next.next_if_eq(&seq).is_some() {}
+        let rec = store.get(seq).with_context(|| format!("reading seq {seq} back"))?;
+        equal &= rec.is_some_and(|r| r.event == event);
+        checked += 1;
     }
-    if count != generated.len() as u64 {
-        bail!("read back {count} events, but {} were generated", generated.len());
-    }
-    Ok(seen)
+    // Events the simulator never made, or made but the store lost, are mismatches too.
+    Ok((checked, equal && next.peek().is_none() && last > 0))
 }
 
-fn print_human(r: &Report) -> anyhow::Result<()> {
-    let fate = if r.kept { "kept" } else { "removed" };
-    let lines = [
-        format!(
-            "wfstore demo: seed {}, {} frames ({:.1} s at 60 Hz, not paced)",
-            r.seed,
-            r.frames,
-            r.frames as f64 / 60.0
-        ),
-        format!("store          {} ({fate})", r.store.display()),
-        format!("events         {} in {} sessions, {} segments", r.events, r.sessions, r.segments),
-        format!("event types    {} seen", r.event_types.len()),
-    ];
-    for l in lines {
-        output::line(&l)?;
-    }
-    for (kind, n) in &r.event_types {
-        output::line(&format!("  {kind:<22}{n:>8}"))?;
-    }
-    output::line("energy by model (sum of energy.update deltas)")?;
-    for (model, energy) in &r.energy_by_model {
-        // `Energy`'s Display ignores width, so pad its text.
-        output::line(&format!("  {model:<22}{:>14}", energy.to_string()))?;
-    }
-    let verify = match r.verify_problems {
-        0 => "clean".to_owned(),
-        n => format!("{n} problem(s)"),
-    };
-    let c = &r.frame_cost_us;
-    let lines = [
-        format!("recovery       reopen took {:.2} ms", r.recovery_ms),
-        format!("verify         {verify}"),
-        format!("read back      all {} events equal what was generated", r.events),
-        format!("frame cost     p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs", c.p50, c.p99, c.max),
-        format!("frame budget   p99 uses {:.2}% of 16.67 ms", r.budget_p99_pct),
-    ];
-    for l in lines {
-        output::line(&l)?;
-    }
-    Ok(())
+/// An exact sum of micro-units as a JSON number.
+fn exact(micros: i128) -> anyhow::Result<Box<RawValue>> {
+    RawValue::from_string(format_micros(micros)).context("rendering an energy as JSON")
 }
 
 fn ms(d: Duration) -> f64 {

@@ -1,14 +1,18 @@
 //! The command line's table of contents: the clap definitions and the dispatch.
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
-//! - `init`, `append`, `tail`, `stats`, `verify`, `demo`: one file per command.
+//! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `demo`:
+//!   one file per command (`demo/` holds the demo's writer child and its report).
 
 mod append;
 mod demo;
 mod init;
 mod output;
+mod replay;
+mod snapshot;
 mod stats;
 mod tail;
+mod validate;
 mod verify;
 
 use std::path::PathBuf;
@@ -44,8 +48,23 @@ pub enum Command {
     Stats,
     /// Check every frame, CRC, seq and index; exit 3 when a problem is found.
     Verify,
-    /// Simulate a 60 Hz WirthForge session into a fresh store, reopen, verify and report.
+    /// Semantic checks: schemas, energy conservation, order, snapshots = replay; exit 3
+    /// when a rule is broken.
+    Validate,
+    /// Rebuild the energy state from the events and print it with its hash.
+    Replay(replay::Args),
+    /// Take a snapshot of the energy state now, or list the snapshots.
+    Snapshot {
+        /// `create` or `list`.
+        #[command(subcommand)]
+        action: snapshot::Action,
+    },
+    /// Simulate a 60 Hz WirthForge session in a child writer, kill it, recover, verify,
+    /// validate and report.
     Demo(demo::Args),
+    /// The demo's writer child (internal).
+    #[command(hide = true)]
+    DemoWriter(demo::writer::Args),
 }
 
 /// Parses the arguments (clap exits 2 on a usage error), runs the command and turns its
@@ -58,7 +77,11 @@ pub fn main() -> ExitCode {
         Command::Tail(args) => tail::run(&cli.store, &args),
         Command::Stats => stats::run(&cli.store, cli.json),
         Command::Verify => verify::run(&cli.store, cli.json),
+        Command::Validate => validate::run(&cli.store, cli.json),
+        Command::Replay(args) => replay::run(&cli.store, cli.json, &args),
+        Command::Snapshot { action } => snapshot::run(&cli.store, cli.json, &action),
         Command::Demo(args) => demo::run(cli.json, &args),
+        Command::DemoWriter(args) => demo::writer::run(&args),
     };
     output::finish(outcome)
 }
