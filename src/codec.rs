@@ -100,9 +100,12 @@ fn decode_version(bytes: &[u8]) -> Result<(u16, usize), String> {
     }
 }
 
-fn decode_part<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), String> {
-    bincode::serde::decode_from_slice(bytes, CONFIG).map_err(|e| e.to_string())
+/// Decodes from a borrowed slice: strings and byte strings are read in place (one copy
+/// into the owned value, no intermediate buffer).
+fn decode_part<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<(T, usize), String> {
+    bincode::serde::borrow_decode_from_slice(bytes, CONFIG).map_err(|e| e.to_string())
 }
+
 /// The state's canonical bytes: what snapshots store and what its hash is taken over.
 pub fn encode_state(state: &EnergyState) -> Vec<u8> {
     // Encoding plain structs, maps and integers into a Vec cannot fail.

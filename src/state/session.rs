@@ -207,10 +207,10 @@ impl SessionState {
             EventBody::EnergyUpdate(b) => {
                 let d = b.delta.micros();
                 self.energy_total += i128::from(d);
-                *self.by_model.entry(b.model.clone()).or_default() += i128::from(d);
+                *slot(&mut self.by_model, &b.model) += i128::from(d);
                 let m = &mut self.metrics;
                 m.updates = m.updates.saturating_add(1);
-                let tokens = m.tokens_by_model.entry(b.model.clone()).or_default();
+                let tokens = slot(&mut m.tokens_by_model, &b.model);
                 *tokens = tokens.saturating_add(u64::from(b.tokens));
                 m.peak_delta = if m.updates == 1 { d } else { m.peak_delta.max(d) };
             }
@@ -222,7 +222,7 @@ impl SessionState {
                 self.metrics.last_factor = b.factor.micros();
             }
             EventBody::EnergyPattern(b) => {
-                let p = self.patterns.energy.entry(b.pattern.clone()).or_default();
+                let p = slot(&mut self.patterns.energy, &b.pattern);
                 p.count = p.count.saturating_add(1);
                 p.last_intensity = b.intensity.micros();
                 p.sum_intensity += i128::from(b.intensity.micros());
@@ -274,12 +274,18 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// Adds one to a counter keyed by a string, allocating the key only the first time.
+/// Adds one to a counter keyed by a string.
 pub(super) fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
-    match map.get_mut(key) {
-        Some(n) => *n = n.saturating_add(1),
-        None => {
-            map.insert(key.to_owned(), 1);
-        }
+    let n = slot(map, key);
+    *n = n.saturating_add(1);
+}
+
+/// The value for `key`, inserted as default if missing. Unlike `entry`, the key is
+/// allocated only the first time: replay looks up the same few keys millions of times.
+fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
     }
+    // Present now: inserted just above if it was missing.
+    map.get_mut(key).unwrap_or_else(|| unreachable!())
 }

@@ -39,7 +39,8 @@ fn child() {
         }
         "writer" => {
             let policy = wfstore::SnapshotPolicy { every_events: 200, every: None, keep: 2 };
-            let opts = OpenOptions { durability: Durability::Always, snapshots: Some(policy), read_only: false };
+            let opts =
+                OpenOptions { durability: Durability::Always, snapshots: Some(policy), read_only: false };
             let s = Store::open(dir, &opts).unwrap();
             let mut seq = s.last_seq();
             loop {
