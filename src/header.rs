@@ -21,6 +21,8 @@ pub enum HeaderError {
     Checksum,
     /// A format version this build does not read.
     Version(u16),
+    /// A field's value is out of its range.
+    Field(&'static str),
 }
 
 impl std::fmt::Display for HeaderError {
@@ -31,6 +33,7 @@ impl std::fmt::Display for HeaderError {
             HeaderError::Magic => write!(f, "wrong magic"),
             HeaderError::Checksum => write!(f, "header checksum mismatch"),
             HeaderError::Version(v) => write!(f, "unsupported format version {v}"),
+            HeaderError::Field(what) => write!(f, "{what} out of range"),
         }
     }
 }

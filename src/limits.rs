@@ -15,6 +15,10 @@ pub const JSON_LINE_BYTES_MAX: usize = 4 << 20;
 /// Smallest segment size a store may be configured with.
 pub const SEGMENT_BYTES_MIN: u64 = 64 << 10;
 
+/// Largest seq a segment may start at: far from `u64::MAX`, so `seq + records` never
+/// overflows (2^62 events at 10 M/s is 14,000 years).
+pub const SEQ_MAX: u64 = 1 << 62;
+
 /// Largest segment size: frame offsets inside a segment are u32.
 pub const SEGMENT_BYTES_MAX: u64 = 1 << 32;
 

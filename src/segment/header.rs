@@ -43,6 +43,10 @@ impl SegmentHeader {
     /// Decodes and checks a header.
     pub fn decode(bytes: &[u8]) -> Result<Self, HeaderError> {
         let v = HeaderView::check(bytes, MAGIC, VERSION)?;
+        // Seqs start at 1 and stay far from overflow, so seq arithmetic never wraps.
+        if !(1..=crate::limits::SEQ_MAX).contains(&v.u64(BASE_SEQ_AT)) {
+            return Err(HeaderError::Field("base seq"));
+        }
         Ok(SegmentHeader {
             store_id: v.u64(STORE_ID_AT),
             salt: v.u64(SALT_AT),

@@ -10,13 +10,7 @@ use crate::util::*;
 const N: u64 = 3000;
 
 fn idx_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
-        .collect();
-    v.sort();
-    v
+    files_with_ext(dir, "idx")
 }
 
 /// Damages the store with `damage`, then checks reads, the rebuild warning and the rewrite.

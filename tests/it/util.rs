@@ -53,14 +53,19 @@ pub fn assert_prefix(store: &Store, n: u64) {
     assert_eq!(count, n);
 }
 
-pub fn segments(dir: &Path) -> Vec<PathBuf> {
+/// The files of `dir` with extension `ext`, sorted by name.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
         .collect();
     v.sort();
     v
+}
+
+pub fn segments(dir: &Path) -> Vec<PathBuf> {
+    files_with_ext(dir, "seg")
 }
 
 /// Offsets of the frames of a segment file (the frame header's length field is at each).
