@@ -16,6 +16,7 @@ fn main() {
     Store::create(&dir, &CreateOptions::default()).unwrap();
     let durability = match std::env::var("DURABILITY").as_deref() {
         Ok("none") => Durability::None,
+        Ok("periodic1s") => Durability::Periodic(Duration::from_secs(1)),
         _ => Durability::Periodic(Duration::from_millis(100)),
     };
     let opts = OpenOptions { durability, read_only: false, snapshots: None };

@@ -54,7 +54,8 @@ pub(crate) struct Shared {
     dir: PathBuf,
     meta: StoreMeta,
     writable: bool,
-    segments: RwLock<Vec<Arc<Segment>>>,
+    /// Copy-on-write: a reader clones one `Arc`, a roll copies the list.
+    segments: RwLock<Arc<Vec<Arc<Segment>>>>,
     /// Seq of the last published record; 0 when the store is empty.
     last_seq: AtomicU64,
     /// Seq up to which the log is known to be on disk (`durable_seq` reads it).
@@ -135,7 +136,7 @@ impl Store {
             // A writable open syncs what recovery kept; a reader does not know.
             durable: AtomicU64::new(if writable { rec.next_seq - 1 } else { 0 }),
             durability: opts.durability,
-            segments: RwLock::new(rec.segments),
+            segments: RwLock::new(Arc::new(rec.segments)),
             poisoned: AtomicBool::new(false),
             poison: Mutex::new(None),
             warnings: Mutex::new(Vec::new()),
@@ -206,8 +207,8 @@ impl Store {
     }
 
     /// The segments in use, oldest first (for `verify`).
-    pub(crate) fn segments(&self) -> Vec<Arc<Segment>> {
-        self.shared.segments.read().clone()
+    pub(crate) fn segments(&self) -> Arc<Vec<Arc<Segment>>> {
+        Arc::clone(&self.shared.segments.read())
     }
 
     /// The store directory.
@@ -227,7 +228,7 @@ impl Store {
 
     /// Counts and sizes. Loads every segment's index to count sessions.
     pub fn stats(&self) -> Result<Stats> {
-        let segments = self.shared.segments.read().clone();
+        let segments = self.segments();
         let mut sessions = std::collections::BTreeSet::new();
         let (mut data_bytes, mut disk_bytes) = (0u64, 0u64);
         for (i, seg) in segments.iter().enumerate() {
@@ -295,7 +296,7 @@ impl Shared {
     fn replace_segment(&self, seg: Segment) -> Arc<Segment> {
         let seg = Arc::new(seg);
         let mut segs = self.segments.write();
-        if let Some(slot) = segs.iter_mut().find(|s| s.no() == seg.no()) {
+        if let Some(slot) = Arc::make_mut(&mut segs).iter_mut().find(|s| s.no() == seg.no()) {
             *slot = Arc::clone(&seg);
         }
         seg

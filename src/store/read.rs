@@ -40,7 +40,7 @@ impl Store {
 
     /// One session's records, in seq order, found through the sidecar indexes.
     pub fn session(&self, session: &str) -> SessionIter {
-        let segments = self.shared.segments.read().clone();
+        let segments = Arc::clone(&self.shared.segments.read());
         SessionIter {
             shared: Arc::clone(&self.shared),
             session: session.to_owned(),
@@ -54,7 +54,7 @@ impl Store {
     /// Loads (validating, or rebuilding) every segment's index; rebuilds show up in
     /// `warnings`.
     pub fn check_indexes(&self) -> Result<()> {
-        let segments = self.shared.segments.read().clone();
+        let segments = Arc::clone(&self.shared.segments.read());
         for i in 0..segments.len() {
             drop(index_of(&self.shared, &segments, i)?);
         }
@@ -64,7 +64,7 @@ impl Store {
 
 /// Records with seqs in `range`, clamped to what is published now.
 pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIter {
-    let segments = shared.segments.read().clone();
+    let segments = Arc::clone(&shared.segments.read());
     let first = segments.first().map_or(1, |s| s.header.base_seq);
     let end = (*range.end()).min(shared.last_seq());
     RecordIter { shared: Arc::clone(shared), segments, next: (*range.start()).max(first), end, pos: None }
@@ -73,7 +73,7 @@ pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIt
 /// Iterator over a seq range.
 pub struct RecordIter {
     shared: Arc<Shared>,
-    segments: Vec<Arc<Segment>>,
+    segments: Arc<Vec<Arc<Segment>>>,
     next: u64,
     end: u64,
     /// Current segment and the offset of the frame with seq `next`.
@@ -135,7 +135,7 @@ impl RecordIter {
 pub struct SessionIter {
     shared: Arc<Shared>,
     session: String,
-    segments: Vec<Arc<Segment>>,
+    segments: Arc<Vec<Arc<Segment>>>,
     last_seq: u64,
     seg: usize,
     offsets: std::vec::IntoIter<u32>,

@@ -203,7 +203,7 @@ impl Writer {
             Arc::new(open::activate(prepared.path, prepared.map, &self.shared.meta, next_no, self.next_seq)?);
         self.token = prepared.token;
         let old = std::mem::replace(&mut self.active, Arc::clone(&seg));
-        self.shared.segments.write().push(seg);
+        Arc::make_mut(&mut self.shared.segments.write()).push(seg);
         // Preparing the next segment comes first: sealing waits on the disk.
         self.request_prepare();
         let _ = self.sync_jobs.send(SyncJob::Seal(old));
