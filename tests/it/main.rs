@@ -11,5 +11,6 @@ mod process;
 mod recovery;
 mod snapshots;
 mod state;
+mod torture;
 mod util;
 mod validate;
