@@ -82,6 +82,52 @@ fn append(c: &mut Criterion) {
     g.finish();
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
+    always_producers(c, &events);
+}
+
+/// `Always` with 4 producer threads, each keeping a batch of 100 in flight: group commit
+/// shares each fsync among the producers waiting at the time.
+fn always_producers(c: &mut Criterion, events: &[Event]) {
+    let dir = bench_dir("always");
+    let _ = std::fs::remove_dir_all(&dir);
+    Store::create(&dir, &CreateOptions::default()).unwrap();
+    let opts = OpenOptions { durability: Durability::Always, ..periodic_log_only() };
+    let store = Store::open(&dir, &opts).unwrap();
+    let mut g = c.benchmark_group("append");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(4 * 20 * 100));
+    g.bench_function("always_4_producers_batches_of_100", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for t in 0..4 {
+                    let (store, batch) = (&store, &events[t * 100..t * 100 + 100]);
+                    s.spawn(move || {
+                        for _ in 0..20 {
+                            store.append_batch(batch).unwrap();
+                        }
+                    });
+                }
+            })
+        })
+    });
+    g.throughput(Throughput::Elements(4 * 200));
+    g.bench_function("always_4_producers_single_appends", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for e in &events[..4] {
+                    let store = &store;
+                    s.spawn(move || {
+                        for _ in 0..200 {
+                            store.append(e).unwrap();
+                        }
+                    });
+                }
+            })
+        })
+    });
+    g.finish();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn reads(c: &mut Criterion) {

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     /// Seq up to which the log is known to be on disk (`durable_seq` reads it).
     durable: AtomicU64,
     durability: Durability,
+    /// Held by the one thread syncing for a group of waiters.
+    sync_lock: Mutex<()>,
     poisoned: AtomicBool,
     poison: Mutex<Option<String>>,
     warnings: Mutex<Vec<String>>,
@@ -136,6 +138,7 @@ impl Store {
             // A writable open syncs what recovery kept; a reader does not know.
             durable: AtomicU64::new(if writable { rec.next_seq - 1 } else { 0 }),
             durability: opts.durability,
+            sync_lock: Mutex::new(()),
             segments: RwLock::new(Arc::new(rec.segments)),
             poisoned: AtomicBool::new(false),
             poison: Mutex::new(None),
@@ -164,7 +167,7 @@ impl Store {
             let hk = housekeeper::Housekeeper::spawn(&shared, prep_tx, period)?;
             let token = rec.token.ok_or(Error::ReadOnly)?;
             let (prepare, sync) = (hk.prepare.clone(), hk.sync.clone());
-            let writer = Writer::new(shared, token, rec.next_seq, opts.durability, prepare, sync, prep_rx);
+            let writer = Writer::new(shared, token, rec.next_seq, prepare, sync, prep_rx);
             store.writer = Some(Mutex::new(writer));
             store.housekeeper = Some(hk);
             store.report.removed_temp_files.extend(crate::snapshot::remove_temps(&store.shared.dir)?);
@@ -186,13 +189,22 @@ impl Store {
     }
 
     /// Appends events with consecutive seqs; returns their seq range.
+    ///
+    /// With `Durability::Always` it returns once the batch is on disk. The sync happens after
+    /// the writer lock is released, and one sync serves every producer waiting at the time
+    /// (group commit): producers that keep batches in flight share each fsync.
     pub fn append_batch(&self, events: &[Event]) -> Result<Range<u64>> {
-        self.writer()?.lock().append_batch(events)
+        let range = self.writer()?.lock().append_batch(events)?;
+        if self.shared.durability == Durability::Always && !range.is_empty() {
+            self.shared.sync_through(range.end - 1)?;
+        }
+        Ok(range)
     }
 
     /// A durability barrier: returns once every event appended so far is on disk.
     pub fn flush(&self) -> Result<()> {
-        self.writer()?.lock().sync()
+        self.writer()?;
+        self.shared.sync_through(self.last_seq())
     }
 
     /// Seq of the last event, 0 when the store is empty.
@@ -260,7 +272,9 @@ impl Store {
 
     fn shutdown(&mut self) -> Result<()> {
         let result = match self.writer.take() {
-            Some(w) if !self.shared.poisoned.load(Ordering::Acquire) => w.into_inner().sync(),
+            Some(_) if !self.shared.poisoned.load(Ordering::Acquire) => {
+                self.shared.sync_through(self.shared.last_seq())
+            }
             _ => Ok(()),
         };
         // Everything is durable now: the snapshotter catches up and takes a final snapshot.
@@ -313,6 +327,46 @@ impl Shared {
             Durability::None => self.last_seq.load(Ordering::Acquire),
             _ => self.durable.load(Ordering::Acquire),
         }
+    }
+
+    /// Returns once the log is on disk up to `target`. Group commit: the first waiter syncs
+    /// everything published so far while later ones wait for the lock; when they get it,
+    /// that one sync has usually covered them too. A failed sync poisons the store and
+    /// fails every waiter; it is never retried and reported as success.
+    fn sync_through(&self, target: u64) -> Result<()> {
+        if self.durable.load(Ordering::Acquire) >= target {
+            return self.check_writable();
+        }
+        let _syncing = self.sync_lock.lock();
+        self.check_writable()?;
+        if self.durable.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        // Seq first, then the segments and their ends: the ends cover the frame of `last`.
+        let last = self.last_seq();
+        let segments = Arc::clone(&self.segments.read());
+        if let Err(e) = self.sync_segments(&segments) {
+            let msg = format!("sync: {e}");
+            self.poison(msg.clone());
+            return Err(Error::Poisoned(msg));
+        }
+        self.mark_durable(last);
+        Ok(())
+    }
+
+    /// Syncs the active segment, and any the writer has left that the syncer has not
+    /// finished sealing (a barrier must not wait for its queue).
+    fn sync_segments(&self, segments: &[Arc<Segment>]) -> Result<()> {
+        let Some((active, left)) = segments.split_last() else { return Ok(()) };
+        let durable = self.durable.load(Ordering::Acquire);
+        if durable + 1 < active.header.base_seq {
+            for seg in
+                left.iter().rev().take_while(|s| s.index().is_none_or(|ix| ix.next_seq() > durable + 1))
+            {
+                seg.sync_file()?;
+            }
+        }
+        active.sync_published().map_err(Error::from_io)
     }
 
     fn mark_durable(&self, seq: u64) {

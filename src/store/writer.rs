@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use super::Shared;
 use super::housekeeper::{PrepareJob, SyncJob};
 use super::open::{self, Prepared};
-use super::{Durability, Shared};
 use crate::codec::{self, EncodeError};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -25,7 +25,6 @@ pub(super) struct Writer {
     active: Arc<Segment>,
     token: TailToken,
     next_seq: u64,
-    durability: Durability,
     prepare_jobs: Sender<PrepareJob>,
     sync_jobs: Sender<SyncJob>,
     prepared: Receiver<Result<Prepared>>,
@@ -39,7 +38,6 @@ impl Writer {
         shared: Arc<Shared>,
         token: TailToken,
         next_seq: u64,
-        durability: Durability,
         prepare_jobs: Sender<PrepareJob>,
         sync_jobs: Sender<SyncJob>,
         prepared: Receiver<Result<Prepared>>,
@@ -51,7 +49,6 @@ impl Writer {
             active,
             token,
             next_seq,
-            durability,
             prepare_jobs,
             sync_jobs,
             prepared,
@@ -95,38 +92,7 @@ impl Writer {
             self.next_seq += 1;
         }
         self.publish(at, events);
-        if self.durability == Durability::Always {
-            self.sync()?;
-        }
         Ok(first..self.next_seq)
-    }
-
-    /// Makes everything appended so far durable.
-    pub fn sync(&mut self) -> Result<()> {
-        let last = self.next_seq - 1;
-        if let Err(e) =
-            self.sync_left_behind().and_then(|()| self.active.sync_published().map_err(Error::from_io))
-        {
-            let msg = format!("sync of {}: {e}", self.active.path.display());
-            self.shared.poison(msg.clone());
-            return Err(Error::Poisoned(msg));
-        }
-        self.shared.mark_durable(last);
-        Ok(())
-    }
-
-    /// Segments the writer has left may still wait in the syncer's queue: a barrier must not
-    /// wait for it, so it syncs them here (a second sync of clean pages costs little).
-    fn sync_left_behind(&self) -> Result<()> {
-        let durable = self.shared.durable.load(std::sync::atomic::Ordering::Acquire);
-        if durable + 1 >= self.active.header.base_seq {
-            return Ok(());
-        }
-        let left: Vec<_> = self.shared.segments.read().iter().rev().skip(1).cloned().collect();
-        for seg in left.iter().take_while(|s| s.index().is_none_or(|ix| ix.next_seq() > durable + 1)) {
-            seg.sync_file()?;
-        }
-        Ok(())
     }
 
     /// Writes one frame at `at` (unpublished); returns its length.
@@ -192,11 +158,6 @@ impl Writer {
 
     /// Moves to the next segment: the prepared one if ready, else one made now.
     fn roll(&mut self) -> Result<()> {
-        // `Always` acknowledges a batch only once all of it is on disk, including the part
-        // left in this segment. Otherwise the housekeeper syncs it while sealing.
-        if self.durability == Durability::Always {
-            self.sync()?;
-        }
         let next_no = self.active.no() + 1;
         let prepared = self.take_prepared(next_no)?;
         let seg =

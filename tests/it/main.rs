@@ -8,6 +8,7 @@ mod golden;
 mod index;
 mod log;
 mod process;
+mod producers;
 mod recovery;
 mod snapshots;
 mod state;
