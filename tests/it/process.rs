@@ -36,6 +36,26 @@ fn child() {
             out.flush().unwrap();
             std::thread::sleep(Duration::from_secs(30));
         }
+        "always-writer" => {
+            let opts =
+                OpenOptions { durability: wfstore::Durability::Always, read_only: false, snapshots: None };
+            let s = Store::open(dir, &opts).unwrap();
+            for b in 0..200u64 {
+                let batch: Vec<_> =
+                    (b * 3 + 1..=b * 3 + 3).map(|i| wfstore::sim::synthetic(SEED, i)).collect();
+                match s.append_batch(&batch) {
+                    Ok(r) => writeln!(out, "ACK {}", r.end - 1).unwrap(),
+                    Err(e) => {
+                        writeln!(out, "ERR {e}").unwrap();
+                        let again = s.append_batch(&batch).map(|r| r.end);
+                        writeln!(out, "AFTER {again:?}").unwrap();
+                        writeln!(out, "FLUSH {:?}", s.flush()).unwrap();
+                        break;
+                    }
+                }
+            }
+            out.flush().unwrap();
+        }
         other => panic!("unknown child role {other}"),
     }
 }
@@ -56,7 +76,7 @@ fn marked_lines(child: &mut Child) -> impl Iterator<Item = String> + use<> {
     BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map_while(Result::ok)
-        .filter(|l| ["WON", "LOST", "OPEN"].iter().any(|m| l.starts_with(m)))
+        .filter(|l| ["WON", "LOST", "OPEN", "ACK", "ERR", "AFTER", "FLUSH"].iter().any(|m| l.starts_with(m)))
 }
 
 fn snapshot(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
@@ -107,4 +127,39 @@ fn two_processes_racing_to_open_exactly_one_wins() {
         assert!(outcomes.iter().any(|o| o.starts_with("LOST") && o.contains("already open for writing by")));
     }
     assert_prefix(&open(dir.path()), 10);
+}
+
+/// The 10th `msync` fails with EIO (injected by strace): that append and every later one
+/// fail, `flush` fails, nothing is retried into a false success; what was acknowledged
+/// before is intact after a reopen.
+#[test]
+fn a_failed_sync_fails_the_waiter_and_poisons_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), SMALL_SEGMENT);
+    let child = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=msync", "-e", "inject=msync:error=EIO:when=10", "-o", "/dev/null"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "process::child", "--nocapture", "--test-threads=1"])
+        .env("WFSTORE_CHILD", "always-writer")
+        .env("WFSTORE_CHILD_DIR", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = child.expect("strace is needed for fault injection (apt-get install strace)");
+    let lines: Vec<String> = marked_lines(&mut child).collect();
+    assert!(child.wait().unwrap().success());
+    let acks: Vec<&String> = lines.iter().filter(|l| l.starts_with("ACK")).collect();
+    assert_eq!(acks.len(), 9, "{lines:?}");
+    assert_eq!(acks[8].as_str(), "ACK 27");
+    let rest: Vec<&String> = lines.iter().filter(|l| !l.starts_with("ACK")).collect();
+    assert_eq!(rest.len(), 3, "{lines:?}");
+    assert!(
+        rest[0].starts_with("ERR ") && rest[0].contains("poisoned") && rest[0].contains("Input/output error"),
+        "{rest:?}"
+    );
+    assert!(rest[1].starts_with("AFTER Err(Poisoned("), "{rest:?}");
+    assert!(rest[2].starts_with("FLUSH Err(Poisoned("), "{rest:?}");
+    let s = open(dir.path());
+    assert!(s.last_seq() >= 27);
+    assert_prefix(&s, s.last_seq());
 }
