@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation, missing_docs)]
 
 mod cli;
+mod cli_state;
 mod events;
 mod fuzz_corpus;
 mod golden;
