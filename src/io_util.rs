@@ -23,6 +23,21 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Reads a whole file of at most `max` bytes. A longer file is an error before more than
+/// `max + 1` bytes are read: a file on disk never decides how much is allocated.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    File::open(path)?.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("longer than the {max}-byte limit"),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Makes a directory's entries (created, renamed, removed files) durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).ctx("fsync directory", dir)
@@ -61,4 +76,19 @@ pub fn now_ns() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn read_bounded_refuses_a_longer_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, [7u8; 10]).unwrap();
+        assert_eq!(read_bounded(&path, 10).unwrap(), vec![7u8; 10]);
+        assert_eq!(read_bounded(&path, 9).unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+    }
 }

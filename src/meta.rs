@@ -1,6 +1,5 @@
 //! The `STORE` file: identity and fixed settings of a store (formats/store.md).
 
-use std::fs;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -65,10 +64,13 @@ impl StoreMeta {
     /// Reads the store file of `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(STORE_FILE);
-        let bytes = match fs::read(&path) {
+        let bytes = match io_util::read_bounded(&path, 64) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotAStore { path: dir.to_owned(), why: format!("no {STORE_FILE} file") });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(Error::NotAStore { path, why: format!("{STORE_FILE} is {e}") });
             }
             Err(e) => return Err(Error::io("read", path, e)),
         };

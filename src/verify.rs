@@ -1,12 +1,10 @@
 //! `verify`: a read-only check of every byte the store relies on — every frame, CRC, seq,
 //! body, segment header and index — reporting each problem with its location.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::codec;
 use crate::error::{Corruption, Error, Result};
-use crate::index::file as index_file;
 use crate::segment::scan::Stop;
 use crate::segment::{self, Segment};
 use crate::store::{OpenOptions, Store};
@@ -151,13 +149,9 @@ fn check_index_file(
     report: &mut VerifyReport,
 ) {
     let path = seg.index_path();
-    let verdict = match fs::read(&path) {
-        Err(e) => Err(format!("cannot read ({e})")),
-        Ok(bytes) => index_file::decode(&bytes, seg.index_key())
-            .map_err(|r| r.0)
-            .and_then(|ix| seg.check_index(&ix, next_seq).map(|()| ix))
-            .and_then(|ix| if &ix == rebuilt { Ok(()) } else { Err("differs from the segment".into()) }),
-    };
+    let verdict = seg
+        .load_index_file(next_seq)
+        .and_then(|ix| if &ix == rebuilt { Ok(()) } else { Err("differs from the segment".into()) });
     if let Err(why) = verdict {
         report.notes.push(format!("index {}: {why}; rebuilt on next use", path.display()));
     }

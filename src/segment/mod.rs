@@ -149,6 +149,16 @@ impl Segment {
         scan_and_index(self.map.published(), &self.header, &self.path)
     }
 
+    /// Reads this sealed segment's index file (size-bounded) and checks it against the
+    /// segment, which holds seqs up to `next_seq - 1`; says why it cannot be used.
+    pub fn load_index_file(&self, next_seq: u64) -> std::result::Result<SegmentIndex, String> {
+        let bytes = crate::io_util::read_bounded(&self.index_path(), crate::limits::INDEX_FILE_BYTES_MAX)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        let index = crate::index::file::decode(&bytes, self.index_key()).map_err(|r| r.0)?;
+        self.check_index(&index, next_seq)?;
+        Ok(index)
+    }
+
     /// Checks that `index` describes this sealed segment, which holds seqs up to
     /// `next_seq - 1`. Reads still check every frame; this only decides whether to trust
     /// the offsets.

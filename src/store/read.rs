@@ -1,7 +1,6 @@
 //! Reads: one record by seq, a seq range, one session. Every frame read is checked (CRC and
 //! seq) whatever the index says.
 
-use std::fs;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -15,7 +14,6 @@ use crate::index::SegmentIndex;
 use crate::index::file as index_file;
 use crate::io_util;
 use crate::segment::Segment;
-use crate::segment::header::HEADER_BYTES;
 use crate::segment::scan::Stop;
 
 /// A stored event and its seq.
@@ -215,13 +213,7 @@ pub(super) fn index_of<'a>(
         Some(next) => next.header.base_seq,
         None => return Err(seg.corrupt(0, seg.header.base_seq, "tail segment has no index")),
     };
-    let loaded = match fs::read(seg.index_path()) {
-        Ok(bytes) => index_file::decode(&bytes, seg.index_key())
-            .map_err(|r| r.0)
-            .and_then(|ix| seg.check_index(&ix, next_seq).map(|()| ix)),
-        Err(e) => Err(format!("cannot read: {e}")),
-    };
-    let index = match loaded {
+    let index = match seg.load_index_file(next_seq) {
         Ok(ix) => ix,
         Err(why) => rebuild(shared, seg, next_seq, &why)?,
     };
@@ -254,6 +246,5 @@ fn rebuild(shared: &Shared, seg: &Segment, next_seq: u64, why: &str) -> Result<S
             shared.warn(format!("writing index {name}: {e}"));
         }
     }
-    let _ = HEADER_BYTES;
     Ok(index)
 }

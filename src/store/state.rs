@@ -1,7 +1,6 @@
 //! The energy state from the log: newest valid snapshot plus replay of the tail, time
 //! travel, and taking snapshots.
 
-use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -147,11 +146,7 @@ pub(super) fn replay(shared: &Arc<Shared>, state: &mut EnergyState, upto: u64) -
 /// Loads one snapshot and checks everything: format, store, seq, state hash.
 pub(crate) fn load(shared: &Shared, info: &SnapshotInfo) -> std::result::Result<EnergyState, String> {
     let max = (snapshot_file::PREFIX_BYTES + STATE_BYTES_MAX) as u64;
-    let len = fs::metadata(&info.path).map_err(|e| e.to_string())?.len();
-    if len > max {
-        return Err(format!("{len} bytes, over the {max}-byte limit"));
-    }
-    let bytes = fs::read(&info.path).map_err(|e| e.to_string())?;
+    let bytes = crate::io_util::read_bounded(&info.path, max).map_err(|e| e.to_string())?;
     let snap = snapshot_file::decode(&bytes, shared.meta.store_id)?;
     if snap.seq != info.seq {
         return Err(format!("header says seq {} but the name says {}", snap.seq, info.seq));

@@ -128,6 +128,12 @@ fn create_refuses_a_non_empty_directory_and_bad_sizes() {
     let tiny = CreateOptions { segment_bytes: 100, ..CreateOptions::default() };
     assert!(matches!(Store::create(empty.path(), &tiny), Err(Error::InvalidOption(_))));
     assert!(matches!(open_ro(dir.path()), Err(Error::NotAStore { .. })));
+    // A STORE file that is too long is refused without being read whole.
+    let long = tempfile::tempdir().unwrap();
+    store_with(long.path(), 1, SMALL_SEGMENT);
+    std::fs::write(long.path().join("STORE"), vec![0u8; 100_000]).unwrap();
+    let Err(Error::NotAStore { why, .. }) = open_ro(long.path()) else { panic!("long STORE accepted") };
+    assert!(why.contains("longer than the 64-byte limit"), "{why}");
 }
 
 #[test]
