@@ -96,11 +96,6 @@ impl Error {
         Error::Io { op, path: path.into(), source }
     }
 
-    /// An I/O error without a path (a mapping's msync).
-    pub fn from_io(source: io::Error) -> Self {
-        Error::Io { op: "msync", path: PathBuf::new(), source }
-    }
-
     /// Builds a corruption error.
     pub fn corrupt(path: impl Into<PathBuf>, offset: u64, seq: Option<u64>, what: impl Into<String>) -> Self {
         Error::Corrupt(Box::new(Corruption { path: path.into(), offset, seq, what: what.into() }))

@@ -33,7 +33,7 @@ pub fn segment_recovery(data: &[u8]) {
 
 fn check_scan(data: &[u8], h: &SegmentHeader) {
     let path = std::path::Path::new("fuzz.seg");
-    if let Ok((scan, index)) = segment::scan_and_index(data, h, path) {
+    if let Ok((scan, index)) = segment::scan_and_index(data, h, path, segment::Decode::Session) {
         assert!(scan.end <= data.len().max(header::HEADER_BYTES));
         assert_eq!(index.records, scan.records);
         let encoded = index_file::encode(IndexKey { store_id: 1, salt: h.salt, segment_no: 1 }, &index);

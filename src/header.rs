@@ -56,6 +56,12 @@ impl HeaderBuf {
         self
     }
 
+    /// Writes a u32 field.
+    pub fn put_u32(&mut self, at: usize, v: u32) -> &mut Self {
+        self.0[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+
     /// Writes a u16 field.
     pub fn put_u16(&mut self, at: usize, v: u16) -> &mut Self {
         self.0[at..at + 2].copy_from_slice(&v.to_le_bytes());

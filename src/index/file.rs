@@ -34,13 +34,13 @@ pub struct IndexKey {
 )]
 pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
     let mut h = HeaderBuf::new(MAGIC, VERSION);
-    h.0[END_AT..END_AT + 4].copy_from_slice(&index.end.to_le_bytes());
-    h.put_u64(STORE_ID_AT, key.store_id)
+    h.put_u32(END_AT, index.end)
+        .put_u64(STORE_ID_AT, key.store_id)
         .put_u64(SALT_AT, key.salt)
         .put_u64(SEGMENT_NO_AT, key.segment_no)
         .put_u64(BASE_SEQ_AT, index.base_seq)
-        .put_u64(RECORDS_AT, index.records);
-    h.0[LAST_FRAME_AT..LAST_FRAME_AT + 4].copy_from_slice(&index.last_frame_at.to_le_bytes());
+        .put_u64(RECORDS_AT, index.records)
+        .put_u32(LAST_FRAME_AT, index.last_frame_at);
     let mut out = h.finish().to_vec();
     let body_start = out.len();
     put_u32(&mut out, index.sparse.len() as u32);

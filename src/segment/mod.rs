@@ -146,7 +146,12 @@ impl Segment {
 
     /// Scans the published bytes, building an index as it goes.
     pub fn scan_and_index(&self) -> Result<(scan::Scan, SegmentIndex)> {
-        scan_and_index(self.map.published(), &self.header, &self.path)
+        scan_and_index(self.map.published(), &self.header, &self.path, Decode::Session)
+    }
+
+    /// As `scan_and_index`, decoding every body in full on the way (for `verify`).
+    pub fn scan_and_decode(&self) -> Result<(scan::Scan, SegmentIndex)> {
+        scan_and_index(self.map.published(), &self.header, &self.path, Decode::Full)
     }
 
     /// Reads this sealed segment's index file (size-bounded) and checks it against the
@@ -185,16 +190,31 @@ impl Segment {
 }
 
 /// Scans a segment's bytes, decoding each body's session to build the index.
+/// How much of each body a scan decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decode {
+    /// Only the session id: enough to index.
+    Session,
+    /// The whole event: every body is proven to decode.
+    Full,
+}
+
+/// Scans a segment's bytes, decoding each body (as `decode` says) to build the index.
 pub fn scan_and_index(
     data: &[u8],
     header: &SegmentHeader,
     path: &Path,
+    decode: Decode,
 ) -> Result<(scan::Scan, SegmentIndex)> {
     let mut index = SegmentIndex::new(header.base_seq, offset32(header::HEADER_BYTES));
     let mut bad = None;
-    let s = scan::scan(data, header.salt, header.base_seq, |f, at| match codec::decode_session(f.body) {
-        Ok(session) => index.note(f.ts_ns, offset32(at), offset32(f.len()), session),
-        Err(why) => {
+    let s = scan::scan(data, header.salt, header.base_seq, |f, at| {
+        let mut note = |session: &str| index.note(f.ts_ns, offset32(at), offset32(f.len()), session);
+        let decoded = match decode {
+            Decode::Session => codec::decode_session(f.body).map(&mut note),
+            Decode::Full => codec::decode(f.ts_ns, f.body).map(|e| note(e.session.as_str())),
+        };
+        if let Err(why) = decoded {
             bad.get_or_insert((at, f.seq, why));
         }
     });

@@ -38,8 +38,8 @@ pub fn encode(store_id: u64, snap: &Snapshot) -> std::io::Result<Vec<u8>> {
     h.put_u64(STORE_ID_AT, store_id)
         .put_u64(SEQ_AT, snap.seq)
         .put_u64(STATE_LEN_AT, snap.state.len() as u64)
-        .put_u64(PAYLOAD_LEN_AT, payload.len() as u64);
-    h.0[PAYLOAD_CRC_AT..PAYLOAD_CRC_AT + 4].copy_from_slice(&crc.finalize().to_le_bytes());
+        .put_u64(PAYLOAD_LEN_AT, payload.len() as u64)
+        .put_u32(PAYLOAD_CRC_AT, crc.finalize());
     let mut out = Vec::with_capacity(PREFIX_BYTES + payload.len());
     out.extend_from_slice(&h.finish());
     out.extend_from_slice(&snap.state_hash);
@@ -54,6 +54,10 @@ pub struct SnapshotHeader {
     pub seq: u64,
     /// Decompressed state size.
     pub state_len: u64,
+    /// Compressed payload size.
+    pub payload_len: u64,
+    /// CRC-32 of the state hash and the payload.
+    pub payload_crc: u32,
 }
 
 /// Checks the header and that the file belongs to `store_id`.
@@ -62,14 +66,18 @@ pub fn decode_header(bytes: &[u8], store_id: u64) -> Result<SnapshotHeader, Stri
     if h.u64(STORE_ID_AT) != store_id {
         return Err(format!("snapshot of another store (id {:#x})", h.u64(STORE_ID_AT)));
     }
-    Ok(SnapshotHeader { seq: h.u64(SEQ_AT), state_len: h.u64(STATE_LEN_AT) })
+    Ok(SnapshotHeader {
+        seq: h.u64(SEQ_AT),
+        state_len: h.u64(STATE_LEN_AT),
+        payload_len: h.u64(PAYLOAD_LEN_AT),
+        payload_crc: h.u32(PAYLOAD_CRC_AT),
+    })
 }
 
 /// Decodes and checks a whole snapshot file: header, length, CRC, bounded decompression.
 pub fn decode(bytes: &[u8], store_id: u64) -> Result<Snapshot, String> {
     let header = decode_header(bytes, store_id)?;
-    let h = HeaderView::check(bytes, MAGIC, VERSION).map_err(|e| e.to_string())?;
-    let payload_len = h.u64(PAYLOAD_LEN_AT);
+    let payload_len = header.payload_len;
     if bytes.len() < PREFIX_BYTES || (bytes.len() - PREFIX_BYTES) as u64 != payload_len {
         return Err(format!(
             "file is {} bytes, header says {}",
@@ -81,7 +89,7 @@ pub fn decode(bytes: &[u8], store_id: u64) -> Result<Snapshot, String> {
     let mut crc = crc32fast::Hasher::new();
     crc.update(hash);
     crc.update(payload);
-    if crc.finalize() != h.u32(PAYLOAD_CRC_AT) {
+    if crc.finalize() != header.payload_crc {
         return Err("payload checksum mismatch".into());
     }
     let state_len = usize::try_from(header.state_len).unwrap_or(usize::MAX);
@@ -116,7 +124,8 @@ mod tests {
     fn round_trip() {
         let bytes = encode(9, &sample()).unwrap();
         assert_eq!(decode(&bytes, 9), Ok(sample()));
-        assert_eq!(decode_header(&bytes, 9), Ok(SnapshotHeader { seq: 42, state_len: 800 }));
+        let h = decode_header(&bytes, 9).unwrap();
+        assert_eq!((h.seq, h.state_len, h.payload_len), (42, 800, (bytes.len() - PREFIX_BYTES) as u64));
     }
 
     #[test]

@@ -366,7 +366,7 @@ impl Shared {
                 seg.sync_file()?;
             }
         }
-        active.sync_published().map_err(Error::from_io)
+        active.sync_published().ctx("msync", &active.path)
     }
 
     fn mark_durable(&self, seq: u64) {

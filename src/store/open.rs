@@ -294,7 +294,7 @@ fn open_tail(
     }
     let (mut map, token) = SegmentMap::map(&file, writable, &f.path)?;
     map.set_end(map.len());
-    let (scan, index) = segment::scan_and_index(map.published(), h, &f.path)?;
+    let (scan, index) = segment::scan_and_index(map.published(), h, &f.path, segment::Decode::Session)?;
     match scan.stop {
         Stop::Clean => {}
         Stop::Torn { why, garbage_end } => {

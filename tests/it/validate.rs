@@ -70,8 +70,6 @@ fn a_snapshot_that_differs_from_the_replay() {
     for (i, e) in sim(6).iter().take(s.last_seq() as usize).enumerate() {
         forged.apply(i as u64 + 1, e);
     }
-    let dir2 = tempfile::tempdir().unwrap();
-    create(dir2.path(), SMALL_SEGMENT);
     let meta = wfstore::meta::StoreMeta::load(dir.path()).unwrap();
     let snap = wfstore::snapshot::file::Snapshot {
         seq: forged.last_seq,
