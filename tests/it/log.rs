@@ -67,7 +67,11 @@ fn readers_run_alongside_the_writer() {
                     assert_eq!(rec.event, synthetic(SEED, rec.seq));
                     seen = rec.seq;
                 }
-                let _ = s.session("session-0001-wirthforge-desktop").count();
+                let id = "session-0001-wirthforge-desktop";
+                for rec in s.session(id) {
+                    let rec = rec.unwrap();
+                    assert_eq!((rec.event.session.as_str(), &rec.event), (id, &synthetic(SEED, rec.seq)));
+                }
             }
         });
     });

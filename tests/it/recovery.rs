@@ -202,7 +202,8 @@ fn hostile_length_prefixes() {
         copy_dir(base.path(), dir.path());
         let t = dir.path().join(tail.file_name().unwrap());
         write_at(&t, frames[frames.len() - 2].0 as u64, &len.to_le_bytes());
-        assert!(matches!(open_ro(dir.path()), Err(Error::Corrupt(_))), "len {len}");
+        let Err(Error::Corrupt(c)) = open_ro(dir.path()) else { panic!("len {len} mid-log accepted") };
+        assert_eq!((c.path, c.offset), (t, frames[frames.len() - 2].0 as u64), "len {len}");
     }
 }
 
