@@ -52,6 +52,6 @@ pub mod verify;
 
 pub use error::{Corruption, Error, Result};
 pub use store::{
-    CreateOptions, Durability, OpenOptions, Record, RecoveryReport, ReplayTarget, SnapshotPolicy,
-    StateRecovery, Stats, Store,
+    Appender, CreateOptions, Durability, FrameCommit, Metrics, OpenOptions, Pending, Record, RecoveryReport,
+    ReplayTarget, SnapshotPolicy, StateRecovery, Stats, Store,
 };

@@ -8,6 +8,7 @@ mod fuzz_corpus;
 mod golden;
 mod index;
 mod log;
+mod pipeline;
 mod process;
 mod producers;
 mod recovery;
