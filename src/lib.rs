@@ -55,3 +55,5 @@ pub use store::{
     Appender, CreateOptions, Durability, FrameCommit, Metrics, OpenOptions, Pending, Record, RecoveryReport,
     ReplayTarget, SnapshotPolicy, StateRecovery, Stats, Store,
 };
+#[cfg(feature = "tokio")]
+pub use store::{AsyncAppender, Subscription};

@@ -13,6 +13,8 @@
 //! - `metrics`: the latency histograms `metrics()` returns.
 
 mod appender;
+#[cfg(feature = "tokio")]
+mod async_api;
 mod frames;
 mod housekeeper;
 mod lock;
@@ -39,6 +41,8 @@ use crate::limits::{SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN};
 use crate::meta::{STORE_FILE, StoreMeta};
 use crate::segment::Segment;
 pub use appender::{Appender, Pending};
+#[cfg(feature = "tokio")]
+pub use async_api::{AsyncAppender, MAX_LAG_DEFAULT, Subscription};
 pub use frames::FrameCommit;
 pub use lock::LOCK_FILE;
 pub use metrics::Metrics;
@@ -87,6 +91,13 @@ pub(crate) struct Shared {
     frames: Mutex<frames::Frames>,
     /// Every histogram but `append`, which the writer keeps under its own lock.
     metrics: Mutex<Metrics>,
+    /// Set when the store closes: subscriptions end once they have read everything.
+    closed: AtomicBool,
+    /// Subscriptions waiting for an append, and how they are woken.
+    #[cfg(feature = "tokio")]
+    listeners: std::sync::atomic::AtomicUsize,
+    #[cfg(feature = "tokio")]
+    published: tokio::sync::Notify,
 }
 
 /// Counts and sizes, as `stats` prints them.
@@ -166,6 +177,11 @@ impl Store {
             warnings: Mutex::new(Vec::new()),
             frames: Mutex::new(frames::Frames::default()),
             metrics: Mutex::new(Metrics::new()?),
+            closed: AtomicBool::new(false),
+            #[cfg(feature = "tokio")]
+            listeners: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(feature = "tokio")]
+            published: tokio::sync::Notify::new(),
         });
         let mut store = Store {
             shared: Arc::clone(&shared),
@@ -352,6 +368,8 @@ impl Store {
         if let Some(hk) = self.housekeeper.take() {
             hk.stop();
         }
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake_listeners();
         result
     }
 
@@ -450,6 +468,20 @@ impl Shared {
 
     fn set_last_seq(&self, seq: u64) {
         self.last_seq.store(seq, Ordering::Release);
+        #[cfg(feature = "tokio")]
+        {
+            // Dekker with the subscriber's wait: see `async_api::wait_for_append`.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.listeners.load(Ordering::Relaxed) > 0 {
+                self.published.notify_waiters();
+            }
+        }
+    }
+
+    /// Wakes every subscription waiting for an append.
+    fn wake_listeners(&self) {
+        #[cfg(feature = "tokio")]
+        self.published.notify_waiters();
     }
 
     fn check_writable(&self) -> Result<()> {
