@@ -66,6 +66,24 @@ pub enum Error {
         /// The first seq the subscriber has not received.
         resume_from: u64,
     },
+    /// A file given as an export target is not an export this store may write.
+    #[error("{} is not a wfstore export of this store: {why}", path.display())]
+    NotAnExport {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead.
+        why: String,
+    },
+    /// SQLite failed while exporting.
+    #[cfg(feature = "sqlite")]
+    #[error("sqlite {}: {source}", path.display())]
+    Sqlite {
+        /// The database.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// The store was opened read-only.
     #[error("store is open read-only")]
     ReadOnly,

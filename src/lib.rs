@@ -38,6 +38,7 @@
 pub mod codec;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -6,6 +6,7 @@
 
 mod append;
 mod demo;
+mod export;
 mod init;
 mod output;
 mod replay;
@@ -59,6 +60,12 @@ pub enum Command {
         #[command(subcommand)]
         action: snapshot::Action,
     },
+    /// Export the events for audits: `sqlite` (the relational view).
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        action: export::Action,
+    },
     /// Simulate a 60 Hz WirthForge session in a child writer, kill it, recover, verify,
     /// validate and report.
     Demo(demo::Args),
@@ -80,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Validate => validate::run(&cli.store, cli.json),
         Command::Replay(args) => replay::run(&cli.store, cli.json, &args),
         Command::Snapshot { action } => snapshot::run(&cli.store, cli.json, &action),
+        Command::Export { action } => export::run(&cli.store, cli.json, &action),
         Command::Demo(args) => demo::run(cli.json, &args),
         Command::DemoWriter(args) => demo::writer::run(&args),
     };

@@ -134,6 +134,16 @@ pub fn to_json_line(seq: u64, event: &Event) -> String {
     line
 }
 
+/// Writes an event body's `data` object alone as JSON (the relational view's `events.body`),
+/// in the same form as in `to_json_line`.
+pub fn data_json(body: &super::EventBody) -> String {
+    let mut json = String::with_capacity(160);
+    let mut out = ObjectWriter::open(&mut json);
+    json_body::write(body, &mut out);
+    out.close();
+    json
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -26,7 +26,7 @@ pub use body::{EventBody, EventType, UnknownEventType};
 pub use energy::{Energy, EnergyParseError, format_micros};
 pub use hash::{HashParseError, Sha256Hex};
 pub use id::{Id, IdError};
-pub use json::{JsonError, parse_line, to_json_line};
+pub use json::{JsonError, data_json, parse_line, to_json_line};
 
 /// Version of the event body schema that this build writes.
 ///

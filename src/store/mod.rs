@@ -307,6 +307,11 @@ impl Store {
         &self.shared.dir
     }
 
+    /// The store's random identity (from its `STORE` file): exports and snapshots name it.
+    pub fn store_id(&self) -> u64 {
+        self.shared.meta.store_id
+    }
+
     /// Whether this store keeps prompt and output text.
     pub fn keeps_content(&self) -> bool {
         self.shared.meta.keep_content

@@ -1,0 +1,101 @@
+-- wfstore relational view, schema version 1: the tables an audit starts from.
+-- Applied by `wfstore export sqlite` inside one transaction; see schemas/audit.md.
+-- Times written by SQLite are ISO 8601 UTC text; event times are integer nanoseconds
+-- since the Unix epoch (`ts_ns`), exactly as in the log. Energies are integer micro-units
+-- (`*_micros`): the log's fixed-point values, never a float.
+
+CREATE TABLE schema_version (
+    version     INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+-- One row: which store this database is an export of, and how far it goes.
+CREATE TABLE export_state (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    store_id   TEXT NOT NULL,
+    last_seq   INTEGER NOT NULL CHECK (last_seq >= 0),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+CREATE TABLE users (
+    user_id    TEXT PRIMARY KEY,
+    first_seq  INTEGER NOT NULL,
+    last_seq   INTEGER NOT NULL CHECK (last_seq >= first_seq),
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+CREATE TABLE sessions (
+    session_id  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    first_seq   INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL CHECK (last_seq >= first_seq),
+    first_ts_ns INTEGER NOT NULL,
+    last_ts_ns  INTEGER NOT NULL,
+    events      INTEGER NOT NULL CHECK (events > 0),
+    app_version TEXT,
+    models      TEXT CHECK (models IS NULL OR json_valid(models)),
+    end_reason  TEXT,
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
+CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    type       TEXT NOT NULL,
+    ts_ns      INTEGER NOT NULL,
+    frame      INTEGER NOT NULL,
+    body       TEXT NOT NULL CHECK (json_valid(body))
+);
+
+-- One row per event that moves energy: `energy.update` (kind 'model') and
+-- `energy.amplification` (kind 'amplification').
+CREATE TABLE energy_contributions (
+    seq          INTEGER PRIMARY KEY REFERENCES events (seq) ON DELETE CASCADE,
+    session_id   TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL CHECK (kind IN ('model', 'amplification')),
+    model        TEXT CHECK ((kind = 'model') = (model IS NOT NULL)),
+    tokens       INTEGER,
+    delta_micros INTEGER NOT NULL,
+    ts_ns        INTEGER NOT NULL
+);
+
+-- The store's snapshot files at the time of the last export.
+CREATE TABLE snapshots (
+    seq   INTEGER PRIMARY KEY,
+    file  TEXT NOT NULL,
+    bytes INTEGER NOT NULL CHECK (bytes >= 0)
+);
+
+-- Recent sessions first.
+CREATE INDEX sessions_by_start ON sessions (first_ts_ns DESC);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+-- A session's events by time.
+CREATE INDEX events_by_session_time ON events (session_id, ts_ns);
+CREATE INDEX events_by_user ON events (user_id);
+-- Energy by model (and the session's contributions, for the cascade).
+CREATE INDEX energy_by_model_session ON energy_contributions (model, session_id);
+CREATE INDEX energy_by_session ON energy_contributions (session_id);
+
+-- `updated_at` follows every change that does not set it itself.
+CREATE TRIGGER users_touch AFTER UPDATE ON users
+FOR EACH ROW WHEN NEW.updated_at = OLD.updated_at
+BEGIN
+    UPDATE users SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE user_id = NEW.user_id;
+END;
+
+CREATE TRIGGER sessions_touch AFTER UPDATE ON sessions
+FOR EACH ROW WHEN NEW.updated_at = OLD.updated_at
+BEGIN
+    UPDATE sessions SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    WHERE session_id = NEW.session_id;
+END;
+
+CREATE TRIGGER export_state_touch AFTER UPDATE ON export_state
+FOR EACH ROW WHEN NEW.updated_at = OLD.updated_at
+BEGIN
+    UPDATE export_state SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.id;
+END;

@@ -1,0 +1,66 @@
+//! `wfstore export sqlite OUT.db [--incremental]`: the relational view for audits.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use wfstore::export::sqlite::{self, SqliteExport};
+
+use crate::cli::output::{self, Exit};
+
+/// Options of `export sqlite`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The database to write (replaced atomically unless `--incremental`).
+    #[arg(value_name = "OUT.db")]
+    pub out: PathBuf,
+    /// Add only the events after the last exported one (migrating an older schema first).
+    #[arg(long)]
+    pub incremental: bool,
+    /// Keep prompt and output text in `events.body` (only there if the store keeps it).
+    #[arg(long)]
+    pub include_content: bool,
+    /// Events per transaction.
+    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+}
+
+/// Runs the export; exit 3 if the store is corrupt.
+pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
+    let store = output::open_read_only(dir)?;
+    let opts = SqliteExport {
+        incremental: args.incremental,
+        include_content: args.include_content,
+        batch_events: args.batch,
+    };
+    let bar = output::progress(0, "exporting");
+    let mut progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let report = sqlite::export(&store, &args.out, &opts, &mut progress)
+        .with_context(|| format!("exporting {} into {}", dir.display(), args.out.display()))?;
+    bar.finish_and_clear();
+    if json {
+        output::json(&report)?;
+        return Ok(Exit::Ok);
+    }
+    let what = if report.events == 0 {
+        format!("nothing new: {} is up to date at seq {}", report.path.display(), report.last_seq)
+    } else {
+        format!(
+            "exported {} events (seq {}..={}) into {}",
+            report.events,
+            report.first_seq,
+            report.last_seq,
+            report.path.display()
+        )
+    };
+    output::line(&what)?;
+    if !report.migrated.is_empty() {
+        output::line(&format!(
+            "migrated the schema to version {} (applied {:?})",
+            report.schema_version, report.migrated
+        ))?;
+    }
+    Ok(Exit::Ok)
+}

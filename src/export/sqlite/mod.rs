@@ -1,0 +1,292 @@
+//! `export sqlite`: materializes the relational view (`schemas/audit.md`) into a SQLite
+//! database, fully or incrementally.
+//!
+//! - A full export builds a new database in a temporary file next to the target and renames
+//!   it over the target at the end: a failure (a corrupt store, say) leaves the target as it
+//!   was.
+//! - An incremental export continues an existing export of the same store from the seq it
+//!   recorded (`export_state.last_seq`), migrating an older schema first. It commits in
+//!   batches, each moving `last_seq` in the same transaction, so the database always holds
+//!   a whole, consistent prefix of the log; a failure keeps the batches committed before it
+//!   and the next run resumes there. A run with nothing new writes nothing.
+//! - A target that is not a wfstore export, or an export of another store, is refused.
+//!
+//! - `migrate`: the numbered migrations and version detection.
+//! - `rows`: one batch of records into rows.
+//! - `sql`: the statements.
+
+pub mod migrate;
+mod rows;
+mod sql;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use self::migrate::{Found, SCHEMA_VERSION};
+use self::rows::int;
+use crate::error::{Error, IoContext as _, Result};
+use crate::io_util;
+use crate::store::{Record, Store};
+
+type SqlResult<T> = rusqlite::Result<T>;
+
+/// How to export.
+#[derive(Debug, Clone)]
+pub struct SqliteExport {
+    /// Continue an existing export instead of building a new one.
+    pub incremental: bool,
+    /// Keep prompt and output text in `events.body` (only present if the store keeps it).
+    pub include_content: bool,
+    /// Events per transaction.
+    pub batch_events: u64,
+}
+
+impl Default for SqliteExport {
+    fn default() -> Self {
+        SqliteExport { incremental: false, include_content: false, batch_events: 50_000 }
+    }
+}
+
+/// What an export did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExportReport {
+    /// The database written.
+    pub path: PathBuf,
+    /// Seqs exported by this run (empty when there was nothing new).
+    pub first_seq: u64,
+    /// The last seq this run exported (or the one already there).
+    pub last_seq: u64,
+    /// Events this run added.
+    pub events: u64,
+    /// Rows this run wrote, over every table.
+    pub rows: u64,
+    /// Schema migrations this run applied to an existing database.
+    pub migrated: Vec<u32>,
+    /// The database's schema version now.
+    pub schema_version: u32,
+}
+
+/// Exports `store` into `out`; `progress` is told the events done and the total to do.
+pub fn export(
+    store: &Store,
+    out: &Path,
+    opts: &SqliteExport,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportReport> {
+    if opts.incremental && out.exists() {
+        return incremental(store, out, opts, progress);
+    }
+    if out.exists() {
+        // Only an export may be replaced; its content is checked, not its name.
+        let conn = open_existing(out)?;
+        check_export(&conn, out, store)?;
+    }
+    full(store, out, opts, progress)
+}
+
+fn full(
+    store: &Store,
+    out: &Path,
+    opts: &SqliteExport,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportReport> {
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("export.db");
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{name}.wfstore-tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let result = build_new(store, &tmp, opts, progress);
+    match result {
+        Ok(mut report) => {
+            std::fs::rename(&tmp, out).ctx("rename", out)?;
+            io_util::sync_dir(dir)?;
+            report.path = out.to_owned();
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Writes a complete export into the new file `tmp`.
+fn build_new(
+    store: &Store,
+    tmp: &Path,
+    opts: &SqliteExport,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportReport> {
+    let mut conn = Connection::open(tmp).map_err(|e| sql_err(tmp, e))?;
+    // A temporary file that is thrown away on any failure needs no journal; it is synced
+    // once, before the rename.
+    conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON;")
+        .map_err(|e| sql_err(tmp, e))?;
+    migrate::migrate(&mut conn, 0).map_err(|e| sql_err(tmp, e))?;
+    conn.execute(sql::INSERT_EXPORT_STATE, params![store_id_hex(store)]).map_err(|e| sql_err(tmp, e))?;
+    let mut report = write_events(store, &mut conn, tmp, 1, opts, progress)?;
+    drop(conn);
+    std::fs::File::open(tmp).and_then(|f| f.sync_all()).ctx("fsync", tmp)?;
+    report.schema_version = SCHEMA_VERSION;
+    Ok(report)
+}
+
+fn incremental(
+    store: &Store,
+    out: &Path,
+    opts: &SqliteExport,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportReport> {
+    let mut conn = open_existing(out)?;
+    let version = check_export(&conn, out, store)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(|e| sql_err(out, e))?;
+    let migrated = migrate::migrate(&mut conn, version).map_err(|e| sql_err(out, e))?;
+    let done: i64 =
+        conn.query_row("SELECT last_seq FROM export_state", [], |r| r.get(0)).map_err(|e| sql_err(out, e))?;
+    let from = u64::try_from(done).unwrap_or(0) + 1;
+    let mut report = write_events(store, &mut conn, out, from, opts, progress)?;
+    report.migrated = migrated;
+    report.schema_version = SCHEMA_VERSION;
+    Ok(report)
+}
+
+/// Exports the events from `from` to the store's last seq in batches, then the snapshot
+/// list if it changed.
+fn write_events(
+    store: &Store,
+    conn: &mut Connection,
+    path: &Path,
+    from: u64,
+    opts: &SqliteExport,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportReport> {
+    let to = store.last_seq();
+    let total = (to + 1).saturating_sub(from);
+    let mut report = ExportReport {
+        path: path.to_owned(),
+        first_seq: if total > 0 { from } else { 0 },
+        last_seq: from - 1,
+        events: 0,
+        rows: 0,
+        migrated: Vec::new(),
+        schema_version: 0,
+    };
+    let mut audit_id = None;
+    let mut records = store.iter(from..=to);
+    let batch_max = opts.batch_events.max(1);
+    loop {
+        let batch = records
+            .by_ref()
+            .take(usize::try_from(batch_max).unwrap_or(usize::MAX))
+            .collect::<Result<Vec<Record>>>()?;
+        let Some(last) = batch.last().map(|r| r.seq) else { break };
+        let tx = conn.transaction().map_err(|e| sql_err(path, e))?;
+        let mut rows = rows::write_batch(&tx, &batch, opts.include_content).map_err(|e| sql_err(path, e))?;
+        rows += 1;
+        tx.execute(sql::SET_LAST_SEQ, params![int(last)]).map_err(|e| sql_err(path, e))?;
+        report.events += batch.len() as u64;
+        report.rows += rows;
+        report.last_seq = last;
+        audit_id = Some(audit(&tx, audit_id, &report).map_err(|e| sql_err(path, e))?);
+        tx.commit().map_err(|e| sql_err(path, e))?;
+        progress(report.events, total);
+    }
+    if report.events > 0 || snapshots_changed(store, conn).map_err(|e| sql_err(path, e))? {
+        report.rows += write_snapshots(store, conn).map_err(|e| sql_err(path, e))?;
+    }
+    Ok(report)
+}
+
+/// Records this run in `audit_log`: one row per run, updated by each batch.
+fn audit(tx: &rusqlite::Transaction<'_>, id: Option<i64>, report: &ExportReport) -> SqlResult<i64> {
+    let (last, rows) = (int(report.last_seq), int(report.rows));
+    match id {
+        Some(id) => {
+            tx.execute(sql::AUDIT_EXPORT_UPDATE, params![last, rows, id])?;
+            Ok(id)
+        }
+        None => {
+            let detail = format!("wfstore {}", env!("CARGO_PKG_VERSION"));
+            tx.execute(sql::AUDIT_EXPORT, params![int(report.first_seq), last, rows, detail])?;
+            Ok(tx.last_insert_rowid())
+        }
+    }
+}
+
+/// The store's snapshot files as rows: (seq, file name, bytes).
+fn snapshot_rows(store: &Store) -> Vec<(i64, String, i64)> {
+    store
+        .snapshots()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            let file = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            (int(s.seq), file, int(s.bytes))
+        })
+        .collect()
+}
+
+fn snapshots_changed(store: &Store, conn: &Connection) -> SqlResult<bool> {
+    let mut stmt = conn.prepare("SELECT seq, file, bytes FROM snapshots ORDER BY seq")?;
+    let have =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<SqlResult<Vec<_>>>()?;
+    Ok(have != snapshot_rows(store))
+}
+
+fn write_snapshots(store: &Store, conn: &mut Connection) -> SqlResult<u64> {
+    let tx = conn.transaction()?;
+    let mut rows = tx.execute("DELETE FROM snapshots", [])? as u64;
+    {
+        let mut stmt = tx.prepare(sql::INSERT_SNAPSHOT)?;
+        for (seq, file, bytes) in snapshot_rows(store) {
+            rows += stmt.execute(params![seq, file, bytes])? as u64;
+        }
+    }
+    tx.commit()?;
+    Ok(rows)
+}
+
+fn open_existing(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(path, flags).map_err(|e| not_an_export(path, e.to_string()))
+}
+
+/// Checks that `conn` is an export of `store` this build can continue; returns its version.
+/// An empty database (a 0-byte file, say) counts as a new export at version 0.
+fn check_export(conn: &Connection, path: &Path, store: &Store) -> Result<u32> {
+    let found = migrate::inspect(conn).map_err(|e| not_an_export(path, e.to_string()))?;
+    let version = match found {
+        Found::Empty => return Ok(0),
+        Found::Other => return Err(not_an_export(path, "it has tables, but not a wfstore export's".into())),
+        Found::Export { version } if version > SCHEMA_VERSION => {
+            return Err(not_an_export(
+                path,
+                format!("its schema version {version} is newer than this build's ({SCHEMA_VERSION})"),
+            ));
+        }
+        Found::Export { version } => version,
+    };
+    let owner: Option<String> = conn
+        .query_row("SELECT store_id FROM export_state", [], |r| r.get(0))
+        .map_err(|e| sql_err(path, e))?;
+    match owner {
+        Some(id) if id == store_id_hex(store) => Ok(version),
+        Some(id) => Err(not_an_export(
+            path,
+            format!("it is an export of store {id}, not of this store ({})", store_id_hex(store)),
+        )),
+        None => Err(not_an_export(path, "it records no store".into())),
+    }
+}
+
+fn store_id_hex(store: &Store) -> String {
+    format!("{:016x}", store.store_id())
+}
+
+fn not_an_export(path: &Path, why: String) -> Error {
+    Error::NotAnExport { path: path.to_owned(), why }
+}
+
+fn sql_err(path: &Path, source: rusqlite::Error) -> Error {
+    Error::Sqlite { path: path.to_owned(), source }
+}
