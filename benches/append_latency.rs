@@ -19,7 +19,7 @@ fn main() {
         Ok("periodic1s") => Durability::Periodic(Duration::from_secs(1)),
         _ => Durability::Periodic(Duration::from_millis(100)),
     };
-    let opts = OpenOptions { durability, read_only: false, snapshots: None };
+    let opts = OpenOptions { durability, read_only: false, snapshots: None, ..OpenOptions::default() };
     let store = Store::open(&dir, &opts).unwrap();
     let events: Vec<_> = (1..=4096).map(|i| synthetic(1, i)).collect();
     let mut hist = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();

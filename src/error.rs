@@ -51,6 +51,21 @@ pub enum Error {
     /// An earlier sync failed, so the store no longer accepts writes.
     #[error("store is poisoned after a failed sync ({0}); reopen it to recover")]
     Poisoned(String),
+    /// The store is closing or closed: the submission was not appended.
+    #[error("store is closed")]
+    Closed,
+    /// The append queue is full (`try_append`): nothing was appended.
+    #[error("append queue is full ({capacity} submissions waiting); nothing was appended")]
+    QueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// A subscriber fell too far behind the log's head.
+    #[error("subscriber lagged behind the log; resume from seq {resume_from}")]
+    Lagged {
+        /// The first seq the subscriber has not received.
+        resume_from: u64,
+    },
     /// The store was opened read-only.
     #[error("store is open read-only")]
     ReadOnly,

@@ -5,6 +5,11 @@
 //! torn tail and refuses corruption with its location. See `ARCHITECTURE.md` for the map and
 //! `formats/` for every byte on disk.
 //!
+//! Producers on many threads use `Store::appender` (a bounded queue with group commit), a
+//! render loop uses `Store::commit_frame` (never waits for the disk), async code uses
+//! `Store::async_appender` and `Store::subscribe` (feature `tokio`), and `Store::metrics`
+//! reports latencies.
+//!
 //! ```
 //! use wfstore::{CreateOptions, OpenOptions, Store};
 //! use wfstore::event::parse_line;
@@ -52,6 +57,8 @@ pub mod verify;
 
 pub use error::{Corruption, Error, Result};
 pub use store::{
-    CreateOptions, Durability, OpenOptions, Record, RecoveryReport, ReplayTarget, SnapshotPolicy,
-    StateRecovery, Stats, Store,
+    Appender, CreateOptions, Durability, FrameCommit, Metrics, OpenOptions, Pending, Record, RecoveryReport,
+    ReplayTarget, SnapshotPolicy, StateRecovery, Stats, Store,
 };
+#[cfg(feature = "tokio")]
+pub use store::{AsyncAppender, Subscription};

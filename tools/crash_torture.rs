@@ -60,7 +60,12 @@ fn main() -> ExitCode {
 /// The writer: appends small batches forever, acknowledging each on stdout.
 fn child(dir: &Path, seed: u64) -> anyhow::Result<()> {
     let policy = SnapshotPolicy { every_events: 300, every: None, keep: 2 };
-    let opts = OpenOptions { durability: Durability::Always, snapshots: Some(policy), read_only: false };
+    let opts = OpenOptions {
+        durability: Durability::Always,
+        snapshots: Some(policy),
+        read_only: false,
+        ..OpenOptions::default()
+    };
     let store = Store::open(dir, &opts).context("child open")?;
     let mut out = std::io::stdout().lock();
     let mut seq = store.last_seq();
@@ -154,5 +159,13 @@ fn check_state(dir: &Path) -> anyhow::Result<()> {
 
 /// Opens for writing without the snapshotter (the checks read; they need no snapshots).
 fn open(dir: &Path) -> anyhow::Result<Store> {
-    Ok(Store::open(dir, &OpenOptions { durability: Durability::None, read_only: false, snapshots: None })?)
+    Ok(Store::open(
+        dir,
+        &OpenOptions {
+            durability: Durability::None,
+            read_only: false,
+            snapshots: None,
+            ..OpenOptions::default()
+        },
+    )?)
 }

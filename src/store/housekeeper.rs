@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::Shared;
 use super::open::{self, Prepared};
+use super::{Shared, frames};
 use crate::error::{IoContext, Result};
 use crate::index::file as index_file;
 use crate::io_util;
@@ -32,6 +32,8 @@ pub(super) enum PrepareJob {
 pub(super) enum SyncJob {
     /// Sync a segment the writer has left, then write its index.
     Seal(Arc<Segment>),
+    /// A frame was committed: pick up its deadline (`Shared::take_frame_deadline`).
+    Frame,
 }
 
 /// The two threads and the channels that feed them. Dropping the senders stops them.
@@ -95,15 +97,32 @@ fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, period: Option<Duration
     lower_priority();
     let mut last_sync = Instant::now();
     let mut last_end = 0;
+    // When to start syncing for committed frames, and what a sync has cost lately.
+    let mut frame_due: Option<Instant> = None;
+    let mut sync_cost = Duration::ZERO;
     loop {
-        let job = match period {
-            Some(p) => jobs.recv_timeout(p.saturating_sub(last_sync.elapsed())),
+        let wake = [period.map(|p| last_sync + p), frame_due].into_iter().flatten().min();
+        let job = match wake {
+            Some(t) => jobs.recv_deadline(t),
             None => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match job {
             Ok(SyncJob::Seal(seg)) => seal(shared, seg),
+            Ok(SyncJob::Frame) => {
+                if let Some(deadline) = shared.take_frame_deadline() {
+                    let start = frames::sync_start(deadline, sync_cost);
+                    frame_due = Some(frame_due.map_or(start, |due| due.min(start)));
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
+        }
+        if frame_due.is_some_and(|due| Instant::now() >= due) {
+            frame_due = None;
+            let start = Instant::now();
+            // A failure poisons the store; the frames stay pending, never reported durable.
+            let _ = shared.sync_through(shared.last_seq());
+            sync_cost = frames::average_cost(sync_cost, start.elapsed());
         }
         if period.is_some_and(|p| last_sync.elapsed() >= p) {
             periodic_sync(shared, &mut last_end);

@@ -8,9 +8,17 @@
 //! - `options`: open and create options.
 //! - `state`: the energy state (snapshot + replay), time travel, snapshots on demand.
 //! - `snapshotter`: the background thread that publishes snapshots.
+//! - `appender`: appender handles, the bounded queue, the writer and committer threads.
+//! - `frames`: frame-aware commits (`commit_frame`, `durable_frame`).
+//! - `metrics`: the latency histograms `metrics()` returns.
 
+mod appender;
+#[cfg(feature = "tokio")]
+mod async_api;
+mod frames;
 mod housekeeper;
 mod lock;
+mod metrics;
 mod open;
 mod options;
 mod read;
@@ -32,7 +40,12 @@ use crate::io_util;
 use crate::limits::{SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN};
 use crate::meta::{STORE_FILE, StoreMeta};
 use crate::segment::Segment;
+pub use appender::{Appender, Pending};
+#[cfg(feature = "tokio")]
+pub use async_api::{AsyncAppender, MAX_LAG_DEFAULT, Subscription};
+pub use frames::FrameCommit;
 pub use lock::LOCK_FILE;
+pub use metrics::Metrics;
 pub use open::{RecoveryReport, TornTail};
 pub use options::{CreateOptions, Durability, OpenOptions, SnapshotPolicy};
 pub use read::{Record, RecordIter, SessionIter};
@@ -42,11 +55,20 @@ use writer::Writer;
 /// An open store. Reads take `&self` and run concurrently with appends.
 pub struct Store {
     shared: Arc<Shared>,
-    writer: Option<Mutex<Writer>>,
+    writer: Option<Arc<Mutex<Writer>>>,
+    /// The appender pipeline's threads, started by the first `appender()` call.
+    pipeline: Mutex<Option<appender::Threads>>,
+    queue_capacity: usize,
     housekeeper: Option<housekeeper::Housekeeper>,
     snapshotter: Option<snapshotter::Snapshotter>,
     report: RecoveryReport,
     _lock: Option<lock::WriterLock>,
+}
+
+/// The writer lock, held (`Store::pause_writer`).
+#[doc(hidden)]
+pub struct WriterPause<'a> {
+    _guard: parking_lot::MutexGuard<'a, Writer>,
 }
 
 /// State readers and the writer share.
@@ -66,6 +88,16 @@ pub(crate) struct Shared {
     poisoned: AtomicBool,
     poison: Mutex<Option<String>>,
     warnings: Mutex<Vec<String>>,
+    frames: Mutex<frames::Frames>,
+    /// Every histogram but `append`, which the writer keeps under its own lock.
+    metrics: Mutex<Metrics>,
+    /// Set when the store closes: subscriptions end once they have read everything.
+    closed: AtomicBool,
+    /// Subscriptions waiting for an append, and how they are woken.
+    #[cfg(feature = "tokio")]
+    listeners: std::sync::atomic::AtomicUsize,
+    #[cfg(feature = "tokio")]
+    published: tokio::sync::Notify,
 }
 
 /// Counts and sizes, as `stats` prints them.
@@ -143,10 +175,19 @@ impl Store {
             poisoned: AtomicBool::new(false),
             poison: Mutex::new(None),
             warnings: Mutex::new(Vec::new()),
+            frames: Mutex::new(frames::Frames::default()),
+            metrics: Mutex::new(Metrics::new()?),
+            closed: AtomicBool::new(false),
+            #[cfg(feature = "tokio")]
+            listeners: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(feature = "tokio")]
+            published: tokio::sync::Notify::new(),
         });
         let mut store = Store {
             shared: Arc::clone(&shared),
             writer: None,
+            pipeline: Mutex::new(None),
+            queue_capacity: opts.queue_capacity,
             housekeeper: None,
             snapshotter: None,
             report: rec.report,
@@ -167,8 +208,9 @@ impl Store {
             let hk = housekeeper::Housekeeper::spawn(&shared, prep_tx, period)?;
             let token = rec.token.ok_or(Error::ReadOnly)?;
             let (prepare, sync) = (hk.prepare.clone(), hk.sync.clone());
-            let writer = Writer::new(shared, token, rec.next_seq, prepare, sync, prep_rx);
-            store.writer = Some(Mutex::new(writer));
+            let latency = metrics::histogram()?;
+            let writer = Writer::new(shared, token, rec.next_seq, prepare, sync, prep_rx, latency);
+            store.writer = Some(Arc::new(Mutex::new(writer)));
             store.housekeeper = Some(hk);
             store.report.removed_temp_files.extend(crate::snapshot::remove_temps(&store.shared.dir)?);
             if let Some(policy) = opts.snapshots {
@@ -194,7 +236,13 @@ impl Store {
     /// the writer lock is released, and one sync serves every producer waiting at the time
     /// (group commit): producers that keep batches in flight share each fsync.
     pub fn append_batch(&self, events: &[Event]) -> Result<Range<u64>> {
-        let range = self.writer()?.lock().append_batch(events)?;
+        let start = std::time::Instant::now();
+        let range = {
+            let mut w = self.writer()?.lock();
+            let range = w.append_batch(events);
+            w.record_append(start);
+            range?
+        };
         if self.shared.durability == Durability::Always && !range.is_empty() {
             self.shared.sync_through(range.end - 1)?;
         }
@@ -205,6 +253,37 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.writer()?;
         self.shared.sync_through(self.last_seq())
+    }
+
+    /// A handle for appending from any thread through the bounded queue (see
+    /// `Appender`). The first call starts the writer and committer threads.
+    pub fn appender(&self) -> Result<Appender> {
+        let writer = self.writer()?;
+        let mut pipeline = self.pipeline.lock();
+        if pipeline.is_none() {
+            let threads = appender::Threads::spawn(&self.shared, Arc::clone(writer), self.queue_capacity)?;
+            *pipeline = Some(threads);
+        }
+        match pipeline.as_ref() {
+            Some(threads) => Ok(threads.appender()),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// Holds the writer lock until the guard drops, so that tests can fill the appender
+    /// queue deterministically. Not for applications.
+    #[doc(hidden)]
+    pub fn pause_writer(&self) -> Result<WriterPause<'_>> {
+        Ok(WriterPause { _guard: self.writer()?.lock() })
+    }
+
+    /// The store's latency histograms so far (see `Metrics`).
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.shared.metrics.lock().clone();
+        if let Some(w) = &self.writer {
+            m.append = w.lock().latency.clone();
+        }
+        m
     }
 
     /// Seq of the last event, 0 when the store is empty.
@@ -271,6 +350,10 @@ impl Store {
     }
 
     fn shutdown(&mut self) -> Result<()> {
+        // Drain the queue first: every submission taken before the close is appended.
+        if let Some(threads) = self.pipeline.lock().take() {
+            threads.stop();
+        }
         let result = match self.writer.take() {
             Some(_) if !self.shared.poisoned.load(Ordering::Acquire) => {
                 self.shared.sync_through(self.shared.last_seq())
@@ -285,10 +368,12 @@ impl Store {
         if let Some(hk) = self.housekeeper.take() {
             hk.stop();
         }
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake_listeners();
         result
     }
 
-    fn writer(&self) -> Result<&Mutex<Writer>> {
+    fn writer(&self) -> Result<&Arc<Mutex<Writer>>> {
         self.writer.as_ref().ok_or(Error::ReadOnly)
     }
 }
@@ -337,6 +422,13 @@ impl Shared {
         if self.durable.load(Ordering::Acquire) >= target {
             return self.check_writable();
         }
+        let start = std::time::Instant::now();
+        let result = self.sync_through_locked(target);
+        metrics::record(&mut self.metrics.lock().commit, metrics::elapsed_ns(start));
+        result
+    }
+
+    fn sync_through_locked(&self, target: u64) -> Result<()> {
         let _syncing = self.sync_lock.lock();
         self.check_writable()?;
         if self.durable.load(Ordering::Acquire) >= target {
@@ -371,18 +463,37 @@ impl Shared {
 
     fn mark_durable(&self, seq: u64) {
         self.durable.fetch_max(seq, Ordering::AcqRel);
+        self.settle_frames();
     }
 
     fn set_last_seq(&self, seq: u64) {
         self.last_seq.store(seq, Ordering::Release);
+        #[cfg(feature = "tokio")]
+        {
+            // Dekker with the subscriber's wait: see `async_api::wait_for_append`.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.listeners.load(Ordering::Relaxed) > 0 {
+                self.published.notify_waiters();
+            }
+        }
+    }
+
+    /// Wakes every subscription waiting for an append.
+    fn wake_listeners(&self) {
+        #[cfg(feature = "tokio")]
+        self.published.notify_waiters();
     }
 
     fn check_writable(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Acquire) {
-            let why = self.poison.lock().clone().unwrap_or_default();
-            return Err(Error::Poisoned(why));
+            return Err(self.poison_error());
         }
         Ok(())
+    }
+
+    /// The error every write gets once the store is poisoned.
+    fn poison_error(&self) -> Error {
+        Error::Poisoned(self.poison.lock().clone().unwrap_or_default())
     }
 
     fn poison(&self, why: String) {

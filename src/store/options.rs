@@ -47,6 +47,9 @@ pub struct OpenOptions {
     /// Automatic snapshots of the energy state while open for writing (`None`: off;
     /// `Store::snapshot_now` still works).
     pub snapshots: Option<SnapshotPolicy>,
+    /// Submissions the appender queue holds before `Appender::append` waits and
+    /// `Appender::try_append` fails with `Error::QueueFull`.
+    pub queue_capacity: usize,
 }
 
 impl Default for OpenOptions {
@@ -55,6 +58,7 @@ impl Default for OpenOptions {
             durability: Durability::default(),
             read_only: false,
             snapshots: Some(SnapshotPolicy::default()),
+            queue_capacity: 4096,
         }
     }
 }

@@ -3,11 +3,14 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use hdrhistogram::Histogram;
 
 use super::Shared;
 use super::housekeeper::{PrepareJob, SyncJob};
+use super::metrics::{elapsed_ns, record};
 use super::open::{self, Prepared};
 use crate::codec::{self, EncodeError};
 use crate::error::{Error, Result};
@@ -31,6 +34,8 @@ pub(super) struct Writer {
     prepare_pending: bool,
     /// Frames written but not yet indexed and published: (ts, offset, length, event index).
     pending: Vec<(i64, u32, u32, usize)>,
+    /// Latency of each append call (`Metrics::append`); the writer lock guards it.
+    pub latency: Histogram<u64>,
 }
 
 impl Writer {
@@ -41,6 +46,7 @@ impl Writer {
         prepare_jobs: Sender<PrepareJob>,
         sync_jobs: Sender<SyncJob>,
         prepared: Receiver<Result<Prepared>>,
+        latency: Histogram<u64>,
     ) -> Self {
         let active = shared.active();
         let _ = prepare_jobs.send(PrepareJob::Prefault(Arc::clone(&active)));
@@ -54,6 +60,7 @@ impl Writer {
             prepared,
             prepare_pending: false,
             pending: Vec::new(),
+            latency,
         };
         w.request_prepare();
         w
@@ -93,6 +100,11 @@ impl Writer {
         }
         self.publish(at, events);
         Ok(first..self.next_seq)
+    }
+
+    /// Records the latency of an append call that started at `start`.
+    pub fn record_append(&mut self, start: Instant) {
+        record(&mut self.latency, elapsed_ns(start));
     }
 
     /// Writes one frame at `at` (unpublished); returns its length.

@@ -1,6 +1,7 @@
 //! The integration test binary; one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation, missing_docs)]
 
+mod async_api;
 mod cli;
 mod cli_state;
 mod events;
@@ -8,6 +9,7 @@ mod fuzz_corpus;
 mod golden;
 mod index;
 mod log;
+mod pipeline;
 mod process;
 mod producers;
 mod recovery;

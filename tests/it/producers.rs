@@ -13,8 +13,11 @@ fn run(durability: Durability) {
     const PER_THREAD: u64 = 400;
     let dir = tempfile::tempdir().unwrap();
     create(dir.path(), SMALL_SEGMENT);
-    let store =
-        Store::open(dir.path(), &OpenOptions { durability, read_only: false, snapshots: None }).unwrap();
+    let store = Store::open(
+        dir.path(),
+        &OpenOptions { durability, read_only: false, snapshots: None, ..OpenOptions::default() },
+    )
+    .unwrap();
     // Each thread appends its own synthetic stream (seed = thread) in batches of 1..=5.
     let acks: Vec<Vec<(u64, u64)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS)

@@ -176,8 +176,12 @@ fn the_snapshotter_follows_the_log_and_snapshots_on_close() {
     let dir = tempfile::tempdir().unwrap();
     create(dir.path(), SMALL_SEGMENT);
     let policy = SnapshotPolicy { every_events: 500, every: None, keep: 2 };
-    let opts =
-        OpenOptions { snapshots: Some(policy), durability: wfstore::Durability::None, read_only: false };
+    let opts = OpenOptions {
+        snapshots: Some(policy),
+        durability: wfstore::Durability::None,
+        read_only: false,
+        ..OpenOptions::default()
+    };
     let events = sim_events(5, 900);
     let s = Store::open(dir.path(), &opts).unwrap();
     s.append_batch(&events[..1200]).unwrap();

@@ -16,7 +16,12 @@ pub fn create(dir: &Path, segment_bytes: u64) {
 /// Opens for writing. Retries briefly on `Locked`: while another test thread spawns a child
 /// process, the child holds a copy of every open descriptor (our lock's too) until it execs.
 pub fn open(dir: &Path) -> Store {
-    let opts = OpenOptions { durability: Durability::None, read_only: false, snapshots: None };
+    let opts = OpenOptions {
+        durability: Durability::None,
+        read_only: false,
+        snapshots: None,
+        ..OpenOptions::default()
+    };
     for _ in 0..100 {
         match Store::open(dir, &opts) {
             Err(wfstore::Error::Locked { .. }) => std::thread::sleep(std::time::Duration::from_millis(20)),

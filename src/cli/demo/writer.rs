@@ -71,6 +71,7 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
             every: Some(Duration::from_millis(500)),
             keep: 3,
         }),
+        ..OpenOptions::default()
     };
     let store =
         Store::open(&args.dir, &opts).with_context(|| format!("opening store {}", args.dir.display()))?;
