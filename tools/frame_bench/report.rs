@@ -91,12 +91,43 @@ pub struct Run {
 /// wfstore's own view of a run.
 #[derive(Debug, serde::Serialize)]
 pub struct StoreSide {
-    /// Time from the last frame until the store made everything durable (a `flush`), ns.
-    pub flush_ns: u64,
+    /// What `Store::metrics` recorded during the frames.
+    pub metrics: StoreMetrics,
+    /// The highest durable frame once the bench stopped waiting.
+    pub durable_frame: Option<u64>,
+    /// Whether every frame became durable.
+    pub all_frames_durable: bool,
+    /// Time from the last `commit_frame` until the last frame was durable, ns.
+    pub durable_wait_ns: u64,
     /// Appends in the per-append phase, and why it stopped where it did.
     pub append_phase: String,
     /// Rate of the per-append phase (one `append` call per event, timer included).
     pub append_events_per_s: f64,
+}
+
+/// `Store::metrics` after the frames, ns.
+#[derive(Debug, serde::Serialize)]
+pub struct StoreMetrics {
+    /// Each `commit_frame` call as the store timed it.
+    pub append_ns: Percentiles,
+    /// Each sync that made appends durable.
+    pub commit_ns: Percentiles,
+    /// From `commit_frame` to the frame being durable.
+    pub frame_durable_ns: Percentiles,
+    /// Frames that became durable after their deadline.
+    pub frame_deadline_misses: u64,
+}
+
+impl StoreMetrics {
+    /// The percentiles of `m`.
+    pub fn of(m: &wfstore::store::Metrics) -> StoreMetrics {
+        StoreMetrics {
+            append_ns: Percentiles::of(&m.append),
+            commit_ns: Percentiles::of(&m.commit),
+            frame_durable_ns: Percentiles::of(&m.frame_durable),
+            frame_deadline_misses: m.frame_deadline_misses,
+        }
+    }
 }
 
 impl Run {
@@ -180,12 +211,16 @@ pub fn print_human(r: &Report) -> anyhow::Result<()> {
         lines.push(format!("  {:<24} append: {}", "", run.append_call));
         if let Some(st) = &run.store {
             lines.push(format!(
-                "  {:<24} {}; {:.0} single appends/s; flush after the frames {} µs",
-                "",
-                st.append_phase,
-                st.append_events_per_s,
-                us(st.flush_ns)
+                "  {:<24} {}; {:.0} single appends/s",
+                "", st.append_phase, st.append_events_per_s
             ));
+        }
+    }
+    lines.push(String::new());
+    lines.push("the store's own metrics during the frames (Store::metrics), µs: p50 / p99 / max".to_owned());
+    for run in &r.runs {
+        if let Some(st) = &run.store {
+            lines.extend(store_lines(&run.name(), st, run.frames));
         }
     }
     lines.push(String::new());
@@ -199,6 +234,42 @@ pub fn print_human(r: &Report) -> anyhow::Result<()> {
         output::line(&line)?;
     }
     Ok(())
+}
+
+/// The store-side lines of one wfstore run.
+fn store_lines(name: &str, st: &StoreSide, frames: u64) -> Vec<String> {
+    let m = &st.metrics;
+    let durable = if st.all_frames_durable {
+        format!("every frame durable {} µs after the last commit", us(st.durable_wait_ns))
+    } else {
+        format!(
+            "NOT every frame durable: durable frame {:?} of {} after waiting {} µs",
+            st.durable_frame,
+            frames.saturating_sub(1),
+            us(st.durable_wait_ns)
+        )
+    };
+    vec![
+        format!(
+            "  {name:<24} commit_frame {} / {} / {}; syncs: {}, {} / {} / {}",
+            us(m.append_ns.p50),
+            us(m.append_ns.p99),
+            us(m.append_ns.max),
+            m.commit_ns.count,
+            us(m.commit_ns.p50),
+            us(m.commit_ns.p99),
+            us(m.commit_ns.max)
+        ),
+        format!(
+            "  {:<24} frame durable after {} / {} / {}; {} of {} frames missed their deadline; {durable}",
+            "",
+            us(m.frame_durable_ns.p50),
+            us(m.frame_durable_ns.p99),
+            us(m.frame_durable_ns.max),
+            m.frame_deadline_misses,
+            m.frame_durable_ns.count
+        ),
+    ]
 }
 
 /// The design's frame bars, checked for each wfstore run. They are stated for frames of
