@@ -3,8 +3,12 @@
 //! - `output`: human and JSON printing, error lines and exit codes.
 //! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `demo`:
 //!   one file per command (`demo/` holds the demo's writer child and its report).
+//! - `bench`: the frame-budget benchmark; its code lives with the other tools, in
+//!   `tools/frame_bench/`.
 
 mod append;
+#[path = "../../tools/frame_bench/mod.rs"]
+mod bench;
 mod demo;
 mod export;
 mod init;
@@ -72,6 +76,8 @@ pub enum Command {
     /// The demo's writer child (internal).
     #[command(hide = true)]
     DemoWriter(demo::writer::Args),
+    /// The frame-budget benchmark: wfstore vs SQLite, every durability policy.
+    Bench(bench::Args),
 }
 
 /// Parses the arguments (clap exits 2 on a usage error), runs the command and turns its
@@ -90,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Export { action } => export::run(&cli.store, cli.json, &action),
         Command::Demo(args) => demo::run(cli.json, &args),
         Command::DemoWriter(args) => demo::writer::run(&args),
+        Command::Bench(args) => bench::run(cli.json, &args),
     };
     output::finish(outcome)
 }
