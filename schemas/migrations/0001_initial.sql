@@ -41,10 +41,12 @@ CREATE TABLE sessions (
     updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 
+-- `user_id` is the event's own (normally its session's user); deleting a user deletes its
+-- sessions and, through them, their events.
 CREATE TABLE events (
     seq        INTEGER PRIMARY KEY,
     session_id TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
-    user_id    TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL,
     type       TEXT NOT NULL,
     ts_ns      INTEGER NOT NULL,
     frame      INTEGER NOT NULL,
@@ -52,10 +54,11 @@ CREATE TABLE events (
 );
 
 -- One row per event that moves energy: `energy.update` (kind 'model') and
--- `energy.amplification` (kind 'amplification').
+-- `energy.amplification` (kind 'amplification'). `session_id` repeats the event's, for
+-- grouping; the cascade comes through the event.
 CREATE TABLE energy_contributions (
     seq          INTEGER PRIMARY KEY REFERENCES events (seq) ON DELETE CASCADE,
-    session_id   TEXT NOT NULL REFERENCES sessions (session_id) ON DELETE CASCADE,
+    session_id   TEXT NOT NULL,
     kind         TEXT NOT NULL CHECK (kind IN ('model', 'amplification')),
     model        TEXT CHECK ((kind = 'model') = (model IS NOT NULL)),
     tokens       INTEGER,
@@ -74,11 +77,10 @@ CREATE TABLE snapshots (
 CREATE INDEX sessions_by_start ON sessions (first_ts_ns DESC);
 CREATE INDEX sessions_by_user ON sessions (user_id);
 -- A session's events by time.
+-- (It also serves the cascade from sessions.)
 CREATE INDEX events_by_session_time ON events (session_id, ts_ns);
-CREATE INDEX events_by_user ON events (user_id);
--- Energy by model (and the session's contributions, for the cascade).
+-- Energy by model.
 CREATE INDEX energy_by_model_session ON energy_contributions (model, session_id);
-CREATE INDEX energy_by_session ON energy_contributions (session_id);
 
 -- `updated_at` follows every change that does not set it itself.
 CREATE TRIGGER users_touch AFTER UPDATE ON users

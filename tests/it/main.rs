@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod cli_state;
 mod events;
+mod export_sqlite;
 mod fuzz_corpus;
 mod golden;
 mod index;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Transaction, params};
 
+use super::reader::Chunk;
 use super::{SqlResult, sql};
-use crate::event::{EventBody, data_json};
-use crate::store::Record;
+use crate::event::EventBody;
 
 /// What a batch says about one session; merged into its row by `sql::UPSERT_SESSION`.
 struct SessionRow<'a> {
@@ -23,8 +23,9 @@ struct SessionRow<'a> {
     ended_ts: Option<i64>,
 }
 
-/// Writes `records` (in seq order) and returns the rows written.
-pub fn write_batch(tx: &Transaction<'_>, records: &[Record], include_content: bool) -> SqlResult<u64> {
+/// Writes a chunk of records (in seq order) and returns the rows written.
+pub fn write_chunk(tx: &Transaction<'_>, chunk: &Chunk) -> SqlResult<u64> {
+    let records = &chunk.records;
     let mut users: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     let mut sessions: BTreeMap<&str, SessionRow<'_>> = BTreeMap::new();
     for r in records {
@@ -79,23 +80,16 @@ pub fn write_batch(tx: &Transaction<'_>, records: &[Record], include_content: bo
             s.ended_ts
         ])? as u64;
     }
-    rows += write_events(tx, records, include_content)?;
+    rows += write_events(tx, chunk)?;
     Ok(rows)
 }
 
-fn write_events(tx: &Transaction<'_>, records: &[Record], include_content: bool) -> SqlResult<u64> {
+fn write_events(tx: &Transaction<'_>, chunk: &Chunk) -> SqlResult<u64> {
     let mut events = tx.prepare_cached(sql::INSERT_EVENT)?;
     let mut contributions = tx.prepare_cached(sql::INSERT_CONTRIBUTION)?;
     let mut rows = 0;
-    for r in records {
+    for (r, body) in chunk.records.iter().zip(&chunk.bodies) {
         let e = &r.event;
-        let body = if include_content || !e.body.has_content() {
-            data_json(&e.body)
-        } else {
-            let mut body = e.body.clone();
-            body.strip_content();
-            data_json(&body)
-        };
         let (seq, session) = (int(r.seq), e.session.as_str());
         let kind = e.event_type().as_str();
         rows += events.execute(params![seq, session, e.user.as_str(), kind, e.ts_ns, int(e.frame), body])?;

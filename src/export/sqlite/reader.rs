@@ -1,0 +1,71 @@
+//! The export's second thread: it reads and decodes the records and writes their JSON
+//! bodies while the SQLite thread inserts the previous chunk. Chunks never straddle a
+//! transaction, so a transaction holds exactly `batch_events` events (the last one fewer).
+
+use std::ops::RangeInclusive;
+use std::thread::Scope;
+
+use crossbeam_channel::Receiver;
+
+use crate::error::Result;
+use crate::event::data_json;
+use crate::store::{Record, Store};
+
+/// Records handed over at a time.
+const CHUNK: u64 = 1024;
+
+/// Records with their `events.body` text.
+pub struct Chunk {
+    pub records: Vec<Record>,
+    pub bodies: Vec<String>,
+    /// The last chunk of a transaction.
+    pub ends_batch: bool,
+}
+
+/// Starts the reader; the SQLite thread drops the receiver to stop it early.
+pub fn spawn<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    store: &'scope Store,
+    seqs: RangeInclusive<u64>,
+    batch_events: u64,
+    include_content: bool,
+) -> Receiver<Result<Chunk>> {
+    // Two chunks in flight: one being inserted, one ready.
+    let (tx, rx) = crossbeam_channel::bounded(2);
+    scope.spawn(move || {
+        let mut records = store.iter(seqs);
+        let mut in_batch = 0;
+        loop {
+            let want = CHUNK.min(batch_events - in_batch);
+            let chunk = read_chunk(&mut records, want, include_content).map(|(records, bodies)| {
+                in_batch = (in_batch + records.len() as u64) % batch_events;
+                Chunk { records, bodies, ends_batch: in_batch == 0 }
+            });
+            let done = chunk.as_ref().map_or(true, |c| (c.records.len() as u64) < want);
+            if tx.send(chunk).is_err() || done {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn read_chunk(
+    records: &mut impl Iterator<Item = Result<Record>>,
+    want: u64,
+    include_content: bool,
+) -> Result<(Vec<Record>, Vec<String>)> {
+    let records = records.take(usize::try_from(want).unwrap_or(usize::MAX)).collect::<Result<Vec<_>>>()?;
+    let bodies = records.iter().map(|r| body_json(&r.event.body, include_content)).collect();
+    Ok((records, bodies))
+}
+
+/// The body as JSON, without prompt and output text unless asked.
+fn body_json(body: &crate::event::EventBody, include_content: bool) -> String {
+    if include_content || !body.has_content() {
+        return data_json(body);
+    }
+    let mut body = body.clone();
+    body.strip_content();
+    data_json(&body)
+}

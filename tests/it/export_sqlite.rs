@@ -1,0 +1,372 @@
+//! `export sqlite`: the result passes the stock `sqlite3` CLI's checks, matches the store
+//! row for row and the replayed state sum for sum; incremental = full; reruns change
+//! nothing; older schemas migrate; non-exports are refused; a corrupt store writes nothing
+//! half-done.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rusqlite::Connection;
+use rusqlite::types::ValueRef;
+use wfstore::sim::{SimConfig, Simulator};
+use wfstore::{CreateOptions, Store};
+
+use crate::cli::{check, wf};
+use crate::util::*;
+
+/// Every event of a seeded simulation: 4 sessions, 240 frames, with prompt/output text.
+fn sim_events() -> Vec<wfstore::event::Event> {
+    let cfg = SimConfig { seed: 11, sessions: 4, frames: 240, with_content: true, ..SimConfig::default() };
+    let mut sim = Simulator::new(cfg);
+    std::iter::from_fn(|| sim.next_frame()).flatten().collect()
+}
+
+fn new_store(dir: &Path, keep_content: bool) {
+    Store::create(dir, &CreateOptions { segment_bytes: SMALL_SEGMENT, keep_content }).unwrap();
+}
+
+fn append(dir: &Path, events: &[wfstore::event::Event]) {
+    let s = open(dir);
+    s.append_batch(events).unwrap();
+    s.close().unwrap();
+}
+
+/// Runs a statement through the stock `sqlite3` CLI; returns its output.
+fn sqlite3(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("the sqlite3 CLI is needed (apt-get install sqlite3)");
+    assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn assert_sqlite3_checks_pass(db: &Path) {
+    assert_eq!(sqlite3(db, "PRAGMA integrity_check;"), "ok\n");
+    assert_eq!(sqlite3(db, "PRAGMA foreign_key_check;"), "");
+}
+
+/// The data of every table and view, without the times SQLite wrote (`created_at`...).
+fn dump(db: &Path) -> Vec<(String, Vec<Vec<String>>)> {
+    let conn = Connection::open(db).unwrap();
+    [
+        "SELECT store_id, last_seq FROM export_state",
+        "SELECT version FROM schema_version ORDER BY version",
+        "SELECT user_id, first_seq, last_seq FROM users ORDER BY user_id",
+        "SELECT session_id, user_id, first_seq, last_seq, first_ts_ns, last_ts_ns, events, app_version, \
+         models, end_reason, ended_ts_ns FROM sessions ORDER BY session_id",
+        "SELECT * FROM events ORDER BY seq",
+        "SELECT * FROM energy_contributions ORDER BY seq",
+        "SELECT * FROM snapshots ORDER BY seq",
+        "SELECT * FROM session_summary ORDER BY session_id",
+        "SELECT * FROM energy_by_model ORDER BY model",
+    ]
+    .into_iter()
+    .map(|sql| (sql.to_owned(), rows(&conn, sql)))
+    .collect()
+}
+
+fn rows(conn: &Connection, sql: &str) -> Vec<Vec<String>> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        Ok((0..n)
+            .map(|i| match r.get_ref(i).unwrap() {
+                ValueRef::Null => "NULL".to_owned(),
+                ValueRef::Integer(v) => v.to_string(),
+                ValueRef::Real(v) => v.to_string(),
+                ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+            })
+            .collect())
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+fn count(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn export(store: &Path, db: &Path, extra: &[&str]) -> crate::cli::Run {
+    let mut args = vec!["export", "sqlite", db.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    wf(store, &args, None)
+}
+
+#[test]
+fn a_full_export_matches_the_store_and_the_replayed_state_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    new_store(&store_dir, false);
+    let events = sim_events();
+    append(&store_dir, &events);
+    let db = dir.path().join("audit.db");
+    let r = export(&store_dir, &db, &["--json"]);
+    check(&r, 0);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["events"], events.len() as u64);
+    assert_eq!(report["schema_version"], 2);
+    assert_sqlite3_checks_pass(&db);
+
+    let store = open_ro(&store_dir).unwrap();
+    let (state, _) = store.state().unwrap();
+    let conn = Connection::open(&db).unwrap();
+    assert_eq!(count(&conn, "SELECT count(*) FROM events"), events.len() as i64);
+    assert_eq!(count(&conn, "SELECT max(seq) FROM events"), store.last_seq() as i64);
+    assert_eq!(count(&conn, "SELECT count(*) FROM sessions"), state.sessions.len() as i64);
+    assert_eq!(count(&conn, "SELECT count(*) FROM users"), state.users.len() as i64);
+    let energy_events = events.iter().filter(|e| e.body.energy_delta().is_some()).count();
+    assert_eq!(count(&conn, "SELECT count(*) FROM energy_contributions"), energy_events as i64);
+    for (id, s) in &state.sessions {
+        let by_model = rows(
+            &conn,
+            &format!(
+                "SELECT model, energy_micros FROM energy_by_session_model WHERE session_id = '{id}' ORDER BY model"
+            ),
+        );
+        let expected: Vec<Vec<String>> =
+            s.by_model.iter().map(|(m, e)| vec![m.clone(), e.to_string()]).collect();
+        assert_eq!(by_model, expected, "session {id}");
+        let summary = rows(
+            &conn,
+            &format!(
+                "SELECT energy_total_micros, amplification_micros, events FROM session_summary \
+                 WHERE session_id = '{id}'"
+            ),
+        );
+        assert_eq!(
+            summary,
+            vec![vec![s.energy_total.to_string(), s.amplification.to_string(), s.events.to_string()]]
+        );
+    }
+    // The views' exact decimal text agrees with the integer sums.
+    for row in rows(&conn, "SELECT energy_micros, energy FROM energy_by_model") {
+        let micros: i64 = row[0].parse().unwrap();
+        assert_eq!(row[1], wfstore::event::format_micros(i128::from(micros)));
+    }
+}
+
+#[test]
+fn five_increments_equal_one_full_export_and_a_rerun_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    new_store(&store_dir, false);
+    let events = sim_events();
+    let inc = dir.path().join("inc.db");
+    for part in events.chunks(events.len().div_ceil(5)) {
+        append(&store_dir, part);
+        check(&export(&store_dir, &inc, &["--incremental", "--batch", "97"]), 0);
+        assert_sqlite3_checks_pass(&inc);
+    }
+    let full = dir.path().join("full.db");
+    check(&export(&store_dir, &full, &[]), 0);
+    assert_eq!(dump(&inc), dump(&full));
+    let conn = Connection::open(&inc).unwrap();
+    assert_eq!(count(&conn, "SELECT count(*) FROM audit_log WHERE action = 'export'"), 5);
+    drop(conn);
+
+    let before = std::fs::read(&inc).unwrap();
+    let r = export(&store_dir, &inc, &["--incremental"]);
+    check(&r, 0);
+    assert!(r.stdout.contains("nothing new"), "{}", r.stdout);
+    assert_eq!(std::fs::read(&inc).unwrap(), before, "a rerun changed the database");
+}
+
+/// The committed fixture is an export made at schema version 1 of the committed store's
+/// first events. Exporting into it migrates it and adds the rest; the result equals a full
+/// export of the same store.
+#[test]
+fn an_older_schema_is_migrated_then_continued() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export-v1");
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    copy_dir(&fixture.join("store"), &store_dir);
+    let old = dir.path().join("old.db");
+    std::fs::copy(fixture.join("export.db"), &old).unwrap();
+    assert_eq!(sqlite3(&old, "SELECT max(version) FROM schema_version;"), "1\n");
+    let exported_before = sqlite3(&old, "SELECT last_seq FROM export_state;");
+    let store = open(&store_dir);
+    assert_eq!(exported_before, format!("{}\n", store.last_seq()));
+    let more: Vec<_> = sim_events().into_iter().take(300).collect();
+    store.append_batch(&more).unwrap();
+    store.close().unwrap();
+
+    let r = export(&store_dir, &old, &["--incremental", "--json"]);
+    check(&r, 0);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["migrated"], serde_json::json!([2]));
+    assert_eq!(report["events"], 300);
+    assert_sqlite3_checks_pass(&old);
+    assert_eq!(
+        sqlite3(&old, "SELECT action, detail FROM audit_log ORDER BY id LIMIT 1;"),
+        "migrate|schema 1 -> 2\n"
+    );
+    let full = dir.path().join("full.db");
+    check(&export(&store_dir, &full, &[]), 0);
+    assert_eq!(dump(&old), dump(&full));
+}
+
+/// Regenerates the fixture above (`WFSTORE_WRITE_FIXTURES=1 cargo test --test it
+/// write_v1_fixture`): a store, its full export, then `downgrade-to-v1.sql`, which undoes
+/// migration 2 exactly.
+#[test]
+fn write_v1_fixture() {
+    if std::env::var_os("WFSTORE_WRITE_FIXTURES").is_none() {
+        return;
+    }
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export-v1");
+    let store_dir = fixture.join("store");
+    let _ = std::fs::remove_dir_all(&store_dir);
+    new_store(&store_dir, false);
+    let cfg = SimConfig { seed: 5, sessions: 3, frames: 60, ..SimConfig::default() };
+    let mut sim = Simulator::new(cfg);
+    append(&store_dir, &std::iter::from_fn(|| sim.next_frame()).flatten().collect::<Vec<_>>());
+    let db = fixture.join("export.db");
+    let _ = std::fs::remove_file(&db);
+    check(&export(&store_dir, &db, &[]), 0);
+    let downgrade = std::fs::read_to_string(fixture.join("downgrade-to-v1.sql")).unwrap();
+    Connection::open(&db).unwrap().execute_batch(&downgrade).unwrap();
+    let _ = std::fs::remove_file(store_dir.join("LOCK"));
+}
+
+#[test]
+fn files_that_are_not_an_export_of_this_store_are_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    store_with(&store_dir, 20, SMALL_SEGMENT);
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "my notes, not a database\n".repeat(100)).unwrap();
+    let other = dir.path().join("other.db");
+    Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+    let another_store = dir.path().join("store2");
+    store_with(&another_store, 5, SMALL_SEGMENT);
+    let theirs = dir.path().join("theirs.db");
+    check(&export(&another_store, &theirs, &[]), 0);
+    for (db, why) in
+        [(&text, "not a database"), (&other, "not a wfstore export's"), (&theirs, "an export of store")]
+    {
+        let before = std::fs::read(db).unwrap();
+        for extra in [&[][..], &["--incremental"][..]] {
+            let r = export(&store_dir, db, extra);
+            check(&r, 1);
+            assert!(
+                r.stderr.contains("is not a wfstore export of this store") && r.stderr.contains(why),
+                "{}",
+                r.stderr
+            );
+            assert_eq!(std::fs::read(db).unwrap(), before);
+        }
+    }
+    assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+}
+
+/// Flips a byte in the body of frame `k` of the store's first (sealed) segment.
+fn corrupt_frame(store_dir: &Path, k: usize) {
+    let seg = &data_segments(store_dir)[0];
+    let (at, len) = frame_offsets(seg)[k];
+    let mut bytes = std::fs::read(seg).unwrap();
+    bytes[at + len - 1] ^= 0x40;
+    std::fs::write(seg, bytes).unwrap();
+}
+
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("wfstore-tmp"))
+        .collect()
+}
+
+#[test]
+fn a_corrupt_store_stops_the_export_with_exit_3_and_nothing_half_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    store_with(&store_dir, 2_000, SMALL_SEGMENT);
+    let inc = dir.path().join("inc.db");
+    corrupt_frame(&store_dir, 150);
+    let full = dir.path().join("full.db");
+    let r = export(&store_dir, &full, &[]);
+    check(&r, 3);
+    assert!(r.stderr.contains("corrupt"), "{}", r.stderr);
+    assert!(!full.exists(), "a failed full export leaves no file");
+    assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+
+    // A first incremental run is a full export: no file either.
+    let r = export(&store_dir, &inc, &["--incremental", "--batch", "40"]);
+    check(&r, 3);
+    assert!(!inc.exists());
+    assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn an_interrupted_incremental_export_keeps_whole_batches_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    store_with(&store_dir, 100, SMALL_SEGMENT);
+    let inc = dir.path().join("inc.db");
+    check(&export(&store_dir, &inc, &["--incremental"]), 0);
+    let s = open(&store_dir);
+    for i in 101..=2_000 {
+        s.append(&wfstore::sim::synthetic(SEED, i)).unwrap();
+    }
+    s.close().unwrap();
+    // Damage a frame after seq 100 in a sealed segment.
+    let seg = data_segments(&store_dir)[1].clone();
+    let (at, len) = frame_offsets(&seg)[10];
+    let original = std::fs::read(&seg).unwrap();
+    let mut bytes = original.clone();
+    let seq = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
+    bytes[at + len - 1] ^= 0x40;
+    std::fs::write(&seg, bytes).unwrap();
+    let r = export(&store_dir, &inc, &["--incremental", "--batch", "40"]);
+    check(&r, 3);
+    assert!(r.stderr.contains("corrupt"), "{}", r.stderr);
+    assert_sqlite3_checks_pass(&inc);
+    let conn = Connection::open(&inc).unwrap();
+    let last = count(&conn, "SELECT last_seq FROM export_state") as u64;
+    assert_eq!(count(&conn, "SELECT count(*) FROM events") as u64, last, "rows = bookmark");
+    assert_eq!((last - 100) % 40, 0, "whole batches only");
+    assert!(last < seq && seq - last <= 40, "stopped at the batch holding seq {seq} (bookmark {last})");
+    drop(conn);
+    // Repaired, the next run resumes at the bookmark and ends equal to a full export.
+    std::fs::write(&seg, original).unwrap();
+    check(&export(&store_dir, &inc, &["--incremental", "--batch", "40"]), 0);
+    let full = dir.path().join("full.db");
+    check(&export(&store_dir, &full, &[]), 0);
+    assert_eq!(dump(&inc), dump(&full));
+}
+
+#[test]
+fn content_is_exported_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    new_store(&store_dir, true);
+    let events = sim_events();
+    let texts: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            wfstore::event::EventBody::UserPrompt(b) => b.content.clone(),
+            wfstore::event::EventBody::AiOutput(b) => b.content.clone(),
+            _ => None,
+        })
+        .collect();
+    assert!(!texts.is_empty());
+    append(&store_dir, &events);
+    let plain = dir.path().join("plain.db");
+    check(&export(&store_dir, &plain, &[]), 0);
+    let with = dir.path().join("with.db");
+    check(&export(&store_dir, &with, &["--include-content"]), 0);
+    let plain_bytes = String::from_utf8_lossy(&std::fs::read(&plain).unwrap()).into_owned();
+    let with_bytes = String::from_utf8_lossy(&std::fs::read(&with).unwrap()).into_owned();
+    for t in &texts {
+        assert!(!plain_bytes.contains(t.as_str()), "content {t:?} leaked");
+        assert!(with_bytes.contains(t.as_str()), "content {t:?} missing");
+    }
+    let hashes = sqlite3(
+        &plain,
+        "SELECT count(*) FROM events WHERE body->>'prompt_hash' IS NOT NULL OR body->>'content_hash' IS NOT NULL;",
+    );
+    assert_eq!(hashes, format!("{}\n", texts.len()));
+}
