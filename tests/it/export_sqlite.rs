@@ -370,3 +370,47 @@ fn content_is_exported_only_when_asked() {
     );
     assert_eq!(hashes, format!("{}\n", texts.len()));
 }
+
+/// `schemas/erd.mmd` and `schemas/audit.md` describe exactly the tables and columns the
+/// migrations create.
+#[test]
+fn the_erd_and_the_schema_document_match_the_sql() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    wfstore::export::sqlite::migrate::migrate(&mut conn, 0).unwrap();
+    let mut sql: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for table in rows(
+        &conn,
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    ) {
+        let cols = rows(&conn, &format!("SELECT name, type FROM pragma_table_info('{}')", table[0]));
+        sql.push((table[0].clone(), cols.into_iter().map(|c| (c[0].clone(), c[1].clone())).collect()));
+    }
+    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let erd = std::fs::read_to_string(schemas.join("erd.mmd")).unwrap();
+    let mut from_erd: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in erd.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_suffix(" {") {
+            from_erd.push((name.to_owned(), Vec::new()));
+        } else if t != "}" && line.starts_with("        ") && !t.is_empty() {
+            let mut words = t.split_whitespace();
+            let (ty, col) = (words.next().unwrap(), words.next().unwrap());
+            from_erd.last_mut().unwrap().1.push((col.to_owned(), ty.to_owned()));
+        }
+    }
+    from_erd.sort();
+    assert_eq!(from_erd, sql);
+    let doc = std::fs::read_to_string(schemas.join("audit.md")).unwrap();
+    for (table, cols) in &sql {
+        assert!(doc.contains(&format!("### `{table}`")), "audit.md has no section for {table}");
+        for (col, _) in cols {
+            assert!(doc.contains(&format!("`{col}`")), "audit.md does not describe {table}.{col}");
+        }
+    }
+    for object in rows(
+        &conn,
+        "SELECT name FROM sqlite_schema WHERE type IN ('index', 'view', 'trigger') AND sql IS NOT NULL",
+    ) {
+        assert!(doc.contains(&format!("`{}`", object[0])), "audit.md does not describe {}", object[0]);
+    }
+}
