@@ -15,7 +15,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::{Mutex, RwLock};
@@ -304,7 +303,7 @@ fn append_group(shared: &Shared, writer: &Mutex<Writer>, jobs: &mut Vec<Job>, co
     let mut group = Group { last: 0, replies: Vec::new() };
     let mut w = writer.lock();
     for job in jobs.drain(..) {
-        let start = Instant::now();
+        let start = shared.clock.start();
         let result = w.append_batch(job.events.as_slice());
         w.record_append(start);
         match result {

@@ -53,6 +53,7 @@ impl Store {
     /// durable once appended: it survives a process crash, which is all `None` promises.
     pub fn commit_frame(&self, frame: u64, events: &[Event], deadline: Instant) -> Result<FrameCommit> {
         let committed = Instant::now();
+        let start = self.shared.clock.start();
         let seqs = {
             let mut writer = self.writer()?.lock();
             let mut frames = self.shared.frames.lock();
@@ -62,7 +63,7 @@ impl Store {
                 )));
             }
             let seqs = writer.append_batch(events)?;
-            writer.record_append(committed);
+            writer.record_append(start);
             frames.last_committed = Some(frame);
             let last_seq = seqs.end - 1;
             let entry = Pending { frame, last_seq, committed, deadline };

@@ -45,6 +45,27 @@ pub(super) fn record(h: &mut Histogram<u64>, ns: u64) {
     h.saturating_record(ns.max(1));
 }
 
+/// The clock append latencies are read with, on the append path: the CPU's time-stamp
+/// counter, calibrated once per process (about 1 ms), where it is usable.
+#[derive(Clone)]
+pub(super) struct LatencyClock(quanta::Clock);
+
+impl LatencyClock {
+    pub fn new() -> Self {
+        LatencyClock(quanta::Clock::new())
+    }
+
+    /// A reading to pass to `ns_since`.
+    pub fn start(&self) -> u64 {
+        self.0.raw()
+    }
+
+    /// Nanoseconds since the reading `start`.
+    pub fn ns_since(&self, start: u64) -> u64 {
+        self.0.delta_as_nanos(start, self.0.raw())
+    }
+}
+
 /// Nanoseconds since `start`, saturating.
 pub(super) fn elapsed_ns(start: std::time::Instant) -> u64 {
     u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)

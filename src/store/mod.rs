@@ -91,6 +91,7 @@ pub(crate) struct Shared {
     frames: Mutex<frames::Frames>,
     /// Every histogram but `append`, which the writer keeps under its own lock.
     metrics: Mutex<Metrics>,
+    clock: metrics::LatencyClock,
     /// Set when the store closes: subscriptions end once they have read everything.
     closed: AtomicBool,
     /// Subscriptions waiting for an append, and how they are woken.
@@ -177,6 +178,7 @@ impl Store {
             warnings: Mutex::new(Vec::new()),
             frames: Mutex::new(frames::Frames::default()),
             metrics: Mutex::new(Metrics::new()?),
+            clock: metrics::LatencyClock::new(),
             closed: AtomicBool::new(false),
             #[cfg(feature = "tokio")]
             listeners: std::sync::atomic::AtomicUsize::new(0),
@@ -236,7 +238,7 @@ impl Store {
     /// the writer lock is released, and one sync serves every producer waiting at the time
     /// (group commit): producers that keep batches in flight share each fsync.
     pub fn append_batch(&self, events: &[Event]) -> Result<Range<u64>> {
-        let start = std::time::Instant::now();
+        let start = self.shared.clock.start();
         let range = {
             let mut w = self.writer()?.lock();
             let range = w.append_batch(events);

@@ -3,14 +3,13 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use hdrhistogram::Histogram;
 
 use super::Shared;
 use super::housekeeper::{PrepareJob, SyncJob};
-use super::metrics::{elapsed_ns, record};
+use super::metrics::record;
 use super::open::{self, Prepared};
 use crate::codec::{self, EncodeError};
 use crate::error::{Error, Result};
@@ -102,9 +101,11 @@ impl Writer {
         Ok(first..self.next_seq)
     }
 
-    /// Records the latency of an append call that started at `start`.
-    pub fn record_append(&mut self, start: Instant) {
-        record(&mut self.latency, elapsed_ns(start));
+    /// Records the latency of an append call that started at `start` (a
+    /// `Shared::clock` reading).
+    pub fn record_append(&mut self, start: u64) {
+        let ns = self.shared.clock.ns_since(start);
+        record(&mut self.latency, ns);
     }
 
     /// Writes one frame at `at` (unpublished); returns its length.
