@@ -45,12 +45,13 @@ impl AtomicFile {
                         out: Some(BufWriter::new(file)),
                     });
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some((temp, e)),
-                Err(e) => return Err(Error::io("create", temp, e)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+                // Named after the target: the temp name means nothing to the caller.
+                Err(e) => return Err(Error::io("create a temp file for", target, e)),
             }
         }
-        let (temp, e) = last_err.unwrap_or_else(|| (dir.to_owned(), io::ErrorKind::AlreadyExists.into()));
-        Err(Error::io("create", temp, e))
+        let e = last_err.unwrap_or_else(|| io::ErrorKind::AlreadyExists.into());
+        Err(Error::io("create a temp file for", target, e))
     }
 
     /// The file this becomes.
