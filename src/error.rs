@@ -90,6 +90,12 @@ pub enum Error {
     /// An option or argument is out of range.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// A session id that no stored event has.
+    #[error("no session {session:?} in the store")]
+    UnknownSession {
+        /// The id asked for.
+        session: String,
+    },
     /// A record's frame is intact but its body does not decode.
     #[error("seq {seq}: record body does not decode: {why}")]
     Decode {

@@ -10,6 +10,9 @@
 //! `Store::async_appender` and `Store::subscribe` (feature `tokio`), and `Store::metrics`
 //! reports latencies.
 //!
+//! Exports (`export`) read a store as it is when they start and leave prompt and output text
+//! out unless asked: every event as JSON Lines, or one session's audit document.
+//!
 //! ```
 //! use wfstore::{CreateOptions, OpenOptions, Store};
 //! use wfstore::event::parse_line;

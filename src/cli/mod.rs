@@ -5,6 +5,7 @@
 //!   one file per command (`demo/` holds the demo's writer child and its report).
 //! - `bench`: the frame-budget benchmark; its code lives with the other tools, in
 //!   `tools/frame_bench/`.
+//! - `export/`: the `export` subcommands, one file each.
 
 mod append;
 #[path = "../../tools/frame_bench/mod.rs"]
@@ -64,9 +65,10 @@ pub enum Command {
         #[command(subcommand)]
         action: snapshot::Action,
     },
-    /// Export the events for audits: `sqlite` (the relational view).
+    /// Export events: the relational view in SQLite, an audit document of one session, or
+    /// every event as JSON Lines.
     Export {
-        /// What to export.
+        /// `sqlite`, `audit` or `jsonl`.
         #[command(subcommand)]
         action: export::Action,
     },

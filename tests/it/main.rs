@@ -6,6 +6,8 @@ mod bench;
 mod cli;
 mod cli_state;
 mod events;
+mod export_audit;
+mod export_jsonl;
 mod export_sqlite;
 mod fuzz_corpus;
 mod golden;

@@ -1,8 +1,15 @@
-//! `wfstore export ...`: the store's events for audits, in other forms.
+//! `wfstore export ...`: the store's events for audits and other tools, in other forms.
 //!
 //! - `sqlite`: the relational view (`schemas/audit.md`).
+//! - `audit`: the audit document of one session, as YAML or JSON
+//!   (`schemas/audit-document.md`).
+//! - `jsonl`: every event as JSON Lines.
+//! - `yaml`: the audit document's JSON re-emitted as YAML, energies still exact.
 
+mod audit;
+mod jsonl;
 pub mod sqlite;
+mod yaml;
 
 use std::path::Path;
 
@@ -13,11 +20,18 @@ use super::output::Exit;
 pub enum Action {
     /// Materialize the relational view into a SQLite database (full, or `--incremental`).
     Sqlite(sqlite::Args),
+    /// The audit document of one session: metadata, events, energy checks, patterns,
+    /// snapshots, summary. Exit 3 when an energy check fails.
+    Audit(audit::Args),
+    /// Every event as JSON Lines (the `tail` form), written whole or not at all.
+    Jsonl(jsonl::Args),
 }
 
 /// Runs an export.
 pub fn run(dir: &Path, json: bool, action: &Action) -> anyhow::Result<Exit> {
     match action {
         Action::Sqlite(args) => sqlite::run(dir, json, args),
+        Action::Audit(args) => audit::run(dir, json, args),
+        Action::Jsonl(args) => jsonl::run(dir, json, args),
     }
 }
