@@ -8,7 +8,8 @@ use std::thread::Scope;
 use crossbeam_channel::Receiver;
 
 use crate::error::Result;
-use crate::event::data_json;
+use crate::event::{Event, data_json};
+use crate::export::privacy::{self, ContentPolicy};
 use crate::store::{Record, Store};
 
 /// Records handed over at a time.
@@ -56,16 +57,17 @@ fn read_chunk(
     include_content: bool,
 ) -> Result<(Vec<Record>, Vec<String>)> {
     let records = records.take(usize::try_from(want).unwrap_or(usize::MAX)).collect::<Result<Vec<_>>>()?;
-    let bodies = records.iter().map(|r| body_json(&r.event.body, include_content)).collect();
+    let policy = ContentPolicy::from_include(include_content);
+    let bodies = records.iter().map(|r| body_json(&r.event, policy)).collect();
     Ok((records, bodies))
 }
 
-/// The body as JSON, without prompt and output text unless asked.
-fn body_json(body: &crate::event::EventBody, include_content: bool) -> String {
-    if include_content || !body.has_content() {
-        return data_json(body);
+/// The body as JSON, through the privacy filter.
+fn body_json(event: &Event, policy: ContentPolicy) -> String {
+    if policy == ContentPolicy::Include || !event.body.has_content() {
+        return data_json(&event.body);
     }
-    let mut body = body.clone();
-    body.strip_content();
-    data_json(&body)
+    let mut event = event.clone();
+    privacy::filter(&mut event, policy);
+    data_json(&event.body)
 }
