@@ -110,6 +110,31 @@ fn always_producers(c: &mut Criterion, events: &[Event]) {
             })
         })
     });
+    // Appender handles: each producer keeps up to 256 single-event submissions in flight.
+    let appender = store.appender().unwrap();
+    g.throughput(Throughput::Elements(4 * 4000));
+    g.bench_function("always_4_appender_handles_256_in_flight", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for e in &events[..4] {
+                    let appender = appender.clone();
+                    s.spawn(move || {
+                        let mut in_flight = std::collections::VecDeque::new();
+                        for _ in 0..4000 {
+                            if in_flight.len() == 256 {
+                                let p: wfstore::Pending = in_flight.pop_front().unwrap();
+                                p.wait().unwrap();
+                            }
+                            in_flight.push_back(appender.submit(vec![e.clone()]).unwrap());
+                        }
+                        for p in in_flight {
+                            p.wait().unwrap();
+                        }
+                    });
+                }
+            })
+        })
+    });
     g.throughput(Throughput::Elements(4 * 200));
     g.bench_function("always_4_producers_single_appends", |b| {
         b.iter(|| {

@@ -50,20 +50,18 @@ CREATE TABLE events (
     type       TEXT NOT NULL,
     ts_ns      INTEGER NOT NULL,
     frame      INTEGER NOT NULL,
-    body       TEXT NOT NULL CHECK (json_valid(body))
+    body       TEXT NOT NULL
 );
 
 -- One row per event that moves energy: `energy.update` (kind 'model') and
--- `energy.amplification` (kind 'amplification'). `session_id` repeats the event's, for
--- grouping; the cascade comes through the event.
+-- `energy.amplification` (kind 'amplification'). Its session and time are its event's
+-- (join on `seq`).
 CREATE TABLE energy_contributions (
     seq          INTEGER PRIMARY KEY REFERENCES events (seq) ON DELETE CASCADE,
-    session_id   TEXT NOT NULL,
     kind         TEXT NOT NULL CHECK (kind IN ('model', 'amplification')),
     model        TEXT CHECK ((kind = 'model') = (model IS NOT NULL)),
     tokens       INTEGER,
-    delta_micros INTEGER NOT NULL,
-    ts_ns        INTEGER NOT NULL
+    delta_micros INTEGER NOT NULL
 );
 
 -- The store's snapshot files at the time of the last export.
@@ -80,7 +78,7 @@ CREATE INDEX sessions_by_user ON sessions (user_id);
 -- (It also serves the cascade from sessions.)
 CREATE INDEX events_by_session_time ON events (session_id, ts_ns);
 -- Energy by model.
-CREATE INDEX energy_by_model_session ON energy_contributions (model, session_id);
+CREATE INDEX contributions_by_model ON energy_contributions (model);
 
 -- `updated_at` follows every change that does not set it itself.
 CREATE TRIGGER users_touch AFTER UPDATE ON users

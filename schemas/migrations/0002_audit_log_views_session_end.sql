@@ -27,23 +27,25 @@ UPDATE sessions SET ended_ts_ns = (
 -- Energy per model, over every session.
 CREATE VIEW energy_by_model AS
 SELECT
-    model,
-    count(DISTINCT session_id) AS sessions,
-    sum(tokens)                AS tokens,
-    sum(delta_micros)          AS energy_micros,
-    CASE WHEN sum(delta_micros) < 0 THEN '-' ELSE '' END
-        || (abs(sum(delta_micros)) / 1000000) || '.'
-        || printf('%06d', abs(sum(delta_micros)) % 1000000) AS energy
-FROM energy_contributions
-WHERE kind = 'model'
-GROUP BY model;
+    c.model,
+    count(DISTINCT e.session_id) AS sessions,
+    sum(c.tokens)                AS tokens,
+    sum(c.delta_micros)          AS energy_micros,
+    CASE WHEN sum(c.delta_micros) < 0 THEN '-' ELSE '' END
+        || (abs(sum(c.delta_micros)) / 1000000) || '.'
+        || printf('%06d', abs(sum(c.delta_micros)) % 1000000) AS energy
+FROM energy_contributions AS c
+JOIN events AS e ON e.seq = c.seq
+WHERE c.kind = 'model'
+GROUP BY c.model;
 
 -- Energy per session and model (what the energy state calls `by_model`).
 CREATE VIEW energy_by_session_model AS
-SELECT session_id, model, sum(tokens) AS tokens, sum(delta_micros) AS energy_micros
-FROM energy_contributions
-WHERE kind = 'model'
-GROUP BY session_id, model;
+SELECT e.session_id, c.model, sum(c.tokens) AS tokens, sum(c.delta_micros) AS energy_micros
+FROM energy_contributions AS c
+JOIN events AS e ON e.seq = c.seq
+WHERE c.kind = 'model'
+GROUP BY e.session_id, c.model;
 
 -- One row per session: what it was, how long, and where its energy came from.
 CREATE VIEW session_summary AS
@@ -61,7 +63,8 @@ SELECT
     coalesce(sum(CASE WHEN c.kind = 'amplification' THEN c.delta_micros END), 0) AS amplification_micros,
     count(DISTINCT c.model) AS models_used
 FROM sessions AS s
-LEFT JOIN energy_contributions AS c ON c.session_id = s.session_id
+LEFT JOIN events AS e ON e.session_id = s.session_id
+LEFT JOIN energy_contributions AS c ON c.seq = e.seq
 GROUP BY s.session_id;
 
 CREATE INDEX sessions_by_end ON sessions (ended_ts_ns DESC);

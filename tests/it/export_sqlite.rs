@@ -114,6 +114,7 @@ fn a_full_export_matches_the_store_and_the_replayed_state_exactly() {
     let (state, _) = store.state().unwrap();
     let conn = Connection::open(&db).unwrap();
     assert_eq!(count(&conn, "SELECT count(*) FROM events"), events.len() as i64);
+    assert_eq!(count(&conn, "SELECT count(*) FROM events WHERE NOT json_valid(body)"), 0);
     assert_eq!(count(&conn, "SELECT max(seq) FROM events"), store.last_seq() as i64);
     assert_eq!(count(&conn, "SELECT count(*) FROM sessions"), state.sessions.len() as i64);
     assert_eq!(count(&conn, "SELECT count(*) FROM users"), state.users.len() as i64);

@@ -84,26 +84,89 @@ pub fn write_chunk(tx: &Transaction<'_>, chunk: &Chunk) -> SqlResult<u64> {
     Ok(rows)
 }
 
+/// Rows per multi-row `INSERT`: one statement step for many rows costs less than one each.
+const ROWS_PER_INSERT: usize = 32;
+
 fn write_events(tx: &Transaction<'_>, chunk: &Chunk) -> SqlResult<u64> {
-    let mut events = tx.prepare_cached(sql::INSERT_EVENT)?;
-    let mut contributions = tx.prepare_cached(sql::INSERT_CONTRIBUTION)?;
-    let mut rows = 0;
-    for (r, body) in chunk.records.iter().zip(&chunk.bodies) {
-        let e = &r.event;
-        let (seq, session) = (int(r.seq), e.session.as_str());
-        let kind = e.event_type().as_str();
-        rows += events.execute(params![seq, session, e.user.as_str(), kind, e.ts_ns, int(e.frame), body])?;
-        let contribution = match &e.body {
-            EventBody::EnergyUpdate(b) => Some(("model", Some(b.model.as_str()), Some(b.tokens), b.delta)),
-            EventBody::EnergyAmplification(b) => Some(("amplification", None, None, b.delta)),
-            _ => None,
-        };
-        if let Some((kind, model, tokens, delta)) = contribution {
-            rows +=
-                contributions.execute(params![seq, session, kind, model, tokens, delta.micros(), e.ts_ns])?;
+    let events: Vec<[Value<'_>; 7]> = chunk
+        .records
+        .iter()
+        .zip(&chunk.bodies)
+        .map(|(r, body)| {
+            let e = &r.event;
+            [
+                Value::Int(int(r.seq)),
+                Value::Text(e.session.as_str()),
+                Value::Text(e.user.as_str()),
+                Value::Text(e.event_type().as_str()),
+                Value::Int(e.ts_ns),
+                Value::Int(int(e.frame)),
+                Value::Text(body),
+            ]
+        })
+        .collect();
+    let contributions: Vec<[Value<'_>; 5]> = chunk
+        .records
+        .iter()
+        .filter_map(|r| {
+            let e = &r.event;
+            let (kind, model, tokens, delta) = match &e.body {
+                EventBody::EnergyUpdate(b) => {
+                    ("model", Value::Text(&b.model), Value::Int(b.tokens.into()), b.delta)
+                }
+                EventBody::EnergyAmplification(b) => ("amplification", Value::Null, Value::Null, b.delta),
+                _ => return None,
+            };
+            Some([Value::Int(int(r.seq)), Value::Text(kind), model, tokens, Value::Int(delta.micros())])
+        })
+        .collect();
+    Ok(insert_rows(tx, sql::INSERT_EVENT, &events)?
+        + insert_rows(tx, sql::INSERT_CONTRIBUTION, &contributions)?)
+}
+
+/// A column value, borrowed from the record.
+enum Value<'a> {
+    Int(i64),
+    Text(&'a str),
+    Null,
+}
+
+/// Inserts `rows` with `insert` (a one-row `INSERT ... VALUES (?1, ...)`), `ROWS_PER_INSERT`
+/// rows per statement where it can.
+fn insert_rows<const N: usize>(
+    tx: &Transaction<'_>,
+    insert: &str,
+    rows: &[[Value<'_>; N]],
+) -> SqlResult<u64> {
+    let (head, one_row) = insert.split_once("VALUES").unwrap_or((insert, ""));
+    let many = format!("{head}VALUES {}", vec![one_row.trim(); ROWS_PER_INSERT].join(", "));
+    let mut written = 0;
+    let mut groups = rows.chunks_exact(ROWS_PER_INSERT);
+    let mut stmt = tx.prepare_cached(&many)?;
+    for group in groups.by_ref() {
+        written += bind_and_run(&mut stmt, group)?;
+    }
+    let mut stmt = tx.prepare_cached(insert)?;
+    for row in groups.remainder() {
+        written += bind_and_run(&mut stmt, std::slice::from_ref(row))?;
+    }
+    Ok(written as u64)
+}
+
+/// Binds the values of `rows` to `stmt`'s anonymous parameters, in order, and runs it.
+fn bind_and_run<const N: usize>(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    rows: &[[Value<'_>; N]],
+) -> SqlResult<usize> {
+    for (i, value) in rows.iter().flatten().enumerate() {
+        let at = i + 1;
+        match value {
+            Value::Int(v) => stmt.raw_bind_parameter(at, v)?,
+            Value::Text(v) => stmt.raw_bind_parameter(at, v)?,
+            Value::Null => stmt.raw_bind_parameter(at, rusqlite::types::Null)?,
         }
     }
-    Ok(rows as u64)
+    stmt.raw_execute()
 }
 
 /// A JSON array of strings.

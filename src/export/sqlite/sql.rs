@@ -20,12 +20,13 @@ ON CONFLICT (session_id) DO UPDATE SET
     end_reason = coalesce(excluded.end_reason, end_reason),
     ended_ts_ns = coalesce(excluded.ended_ts_ns, ended_ts_ns)";
 
+/// One-row inserts with anonymous parameters: `rows.rs` repeats the values list for
+/// multi-row inserts, where each `?` takes the next parameter number.
 pub const INSERT_EVENT: &str = "\
-INSERT INTO events (seq, session_id, user_id, type, ts_ns, frame, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+INSERT INTO events (seq, session_id, user_id, type, ts_ns, frame, body) VALUES (?, ?, ?, ?, ?, ?, ?)";
 
-pub const INSERT_CONTRIBUTION: &str = "\
-INSERT INTO energy_contributions (seq, session_id, kind, model, tokens, delta_micros, ts_ns)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+pub const INSERT_CONTRIBUTION: &str =
+    "INSERT INTO energy_contributions (seq, kind, model, tokens, delta_micros) VALUES (?, ?, ?, ?, ?)";
 
 pub const INSERT_EXPORT_STATE: &str = "INSERT INTO export_state (id, store_id, last_seq) VALUES (1, ?1, 0)";
 
