@@ -30,8 +30,24 @@
 //! let seq = store.append(&event)?;
 //! store.flush()?; // a durability barrier
 //!
-//! assert_eq!(store.get(seq)?.map(|r| r.event), Some(event));
+//! assert_eq!(store.get(seq)?.map(|r| r.event), Some(event.clone()));
 //! assert_eq!(store.session("s-1").count(), 1);
+//!
+//! // Producer threads share one bounded queue through cloneable handles.
+//! let appender = store.appender()?;
+//! let producer = std::thread::spawn({
+//!     let (appender, event) = (appender.clone(), event.clone());
+//!     move || appender.append(event)
+//! });
+//! assert_eq!(producer.join().map_err(|_| "producer panicked")??, seq + 1);
+//!
+//! // A render loop hands over a whole frame and never waits for the disk.
+//! let deadline = std::time::Instant::now() + std::time::Duration::from_millis(16);
+//! let frame = store.commit_frame(8, &[event.clone(), event], deadline)?;
+//! assert_eq!(frame.seqs, seq + 2..seq + 4);
+//! store.flush()?;
+//! assert_eq!(store.durable_frame(), Some(8));
+//! assert_eq!(store.metrics().append.len(), 3); // append, the appender's, commit_frame
 //! store.close()?;
 //! # Ok(())
 //! # }
