@@ -1,14 +1,16 @@
 //! `wfstore demo`: a seeded 60 Hz WirthForge session written by a child process, which is
 //! then killed with SIGKILL while the store is open; the store is reopened without a clean
-//! shutdown, recovered, verified, validated and read back, and the costs are reported
-//! against the frame budget.
+//! shutdown, recovered, verified, validated, read back and exported to SQLite, and the
+//! costs are reported against the frame budget.
 //!
 //! - `writer`: the hidden `demo-writer` child.
 //! - `report`: the report and its human form.
+//! - `export`: the SQLite export of the recovered store, checked against its state.
 //!
 //! The frames are not paced at 60 Hz: they are generated and appended back to back, so a
 //! minute of frames runs in about a second, and each frame's store cost is timed on its own.
 
+mod export;
 mod report;
 pub mod writer;
 
@@ -121,6 +123,11 @@ fn run_in(dir: &Path, args: &Args) -> anyhow::Result<Report> {
     let verified = wfstore::verify::verify(dir).context("verifying the store")?;
     let validated = wfstore::validate::validate(&store).context("validating the store")?;
     let (read_back_checked, read_back_equal) = read_back(&store, args)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("wfstore-demo-export-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let exported = export::run(&store, &state, scratch.path())?;
     let recovered_last_seq = store.last_seq();
     store.close().context("closing the store")?;
 
@@ -183,6 +190,7 @@ fn run_in(dir: &Path, args: &Args) -> anyhow::Result<Report> {
         validate_snapshots: validated.snapshots,
         read_back_checked,
         read_back_equal,
+        exported,
         budget_p99_pct: round2(written.frame_cost_us.p99 * 1e3 * 100.0 / FRAME_BUDGET_NS),
         frame_cost_us: written.frame_cost_us,
     })

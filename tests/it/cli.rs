@@ -362,7 +362,14 @@ fn demo_runs_and_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let r = wf(tmp.path(), &["demo", "--frames", "120"], None);
     check(&r, 0);
-    for needle in ["events", "energy by model", "recovery", "frame cost", "verify         clean"] {
+    for needle in [
+        "events",
+        "energy by model",
+        "recovery",
+        "frame cost",
+        "verify         clean",
+        "equals the recovered state",
+    ] {
         assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
     }
 
@@ -388,6 +395,8 @@ fn demo_runs_and_reports() {
     assert_eq!(report["frames"], 120);
     assert_eq!(report["verify_problems"], 0);
     assert_eq!(report["kept"], true);
+    assert_eq!(report["exported"]["events"], report["events"]);
+    assert_eq!(report["exported"]["energy_equal"], true);
     assert!(report["sessions"].as_u64().unwrap() >= 2);
     assert!(report["energy_by_model"].as_object().unwrap().len() >= 2);
     // The kept store is a real store holding what the demo reported.

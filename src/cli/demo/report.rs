@@ -53,6 +53,8 @@ pub struct Report {
     pub read_back_checked: usize,
     /// Whether they were all equal.
     pub read_back_equal: bool,
+    /// The relational view exported from the recovered store.
+    pub exported: super::export::Exported,
     /// Per-frame store cost in the writer, µs.
     pub frame_cost_us: FrameCost,
     /// Share of the 16.67 ms frame budget used at p99, %.
@@ -83,7 +85,10 @@ pub struct Recovery {
 impl Report {
     /// True when verify, validate and the read-back all passed.
     pub fn passed(&self) -> bool {
-        self.verify_problems == 0 && self.validate_violations == 0 && self.read_back_equal
+        self.verify_problems == 0
+            && self.validate_violations == 0
+            && self.read_back_equal
+            && self.exported.energy_equal
     }
 }
 
@@ -136,6 +141,17 @@ pub fn print_human(r: &Report) -> anyhow::Result<()> {
             "read back      {} events {}",
             r.read_back_checked,
             if r.read_back_equal { "equal what was generated" } else { "DIFFER from what was generated" }
+        ),
+        format!(
+            "export sqlite  {} events in {:.0} ms ({:.0} events/s); energy by session and model {}",
+            r.exported.events,
+            r.exported.ms,
+            r.exported.events_per_s,
+            if r.exported.energy_equal {
+                "equals the recovered state (exact)"
+            } else {
+                "DIFFERS from the state"
+            }
         ),
     ]);
     let c = &r.frame_cost_us;
