@@ -59,6 +59,12 @@ impl AtomicFile {
         &self.target
     }
 
+    /// The temp file, for a writer that opens it by path (SQLite) instead of writing
+    /// through this handle; `commit` still syncs and renames it.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
     /// Makes the written bytes the target: flush, fsync, rename over the target, fsync the
     /// directory.
     pub fn commit(mut self) -> Result<()> {

@@ -276,7 +276,7 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains("wfstore-tmp"))
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect()
 }
 

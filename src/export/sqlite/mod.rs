@@ -1,9 +1,9 @@
 //! `export sqlite`: materializes the relational view (`schemas/audit.md`) into a SQLite
 //! database, fully or incrementally.
 //!
-//! - A full export builds a new database in a temporary file next to the target and renames
-//!   it over the target at the end: a failure (a corrupt store, say) leaves the target as it
-//!   was.
+//! - A full export builds a new database in a temporary file next to the target
+//!   (`export::atomic`) and renames it over the target at the end: a failure (a corrupt
+//!   store, say) leaves the target as it was.
 //! - An incremental export continues an existing export of the same store from the seq it
 //!   recorded (`export_state.last_seq`), migrating an older schema first. It commits in
 //!   batches, each moving `last_seq` in the same transaction, so the database always holds
@@ -27,8 +27,8 @@ use rusqlite::{Connection, OpenFlags, Transaction, params};
 
 use self::migrate::{Found, SCHEMA_VERSION};
 use self::rows::int;
-use crate::error::{Error, IoContext as _, Result};
-use crate::io_util;
+use crate::error::{Error, Result};
+use crate::export::atomic::AtomicFile;
 use crate::store::Store;
 
 type SqlResult<T> = rusqlite::Result<T>;
@@ -93,23 +93,13 @@ fn full(
     opts: &SqliteExport,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ExportReport> {
-    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("export.db");
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{name}.wfstore-tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    let result = build_new(store, &tmp, opts, progress);
-    match result {
-        Ok(mut report) => {
-            std::fs::rename(&tmp, out).ctx("rename", out)?;
-            io_util::sync_dir(dir)?;
-            report.path = out.to_owned();
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    // A temp file of its own (a concurrent export into the same target cannot touch it),
+    // removed if anything fails.
+    let file = AtomicFile::create(out)?;
+    let mut report = build_new(store, file.temp_path(), opts, progress)?;
+    file.commit()?;
+    report.path = out.to_owned();
+    Ok(report)
 }
 
 /// Writes a complete export into the new file `tmp`.
@@ -132,8 +122,7 @@ fn build_new(
     let indexes = drop_indexes(&conn).map_err(|e| sql_err(tmp, e))?;
     let mut report = write_events(store, &mut conn, tmp, 1, opts, progress)?;
     conn.execute_batch(&indexes.join(";\n")).map_err(|e| sql_err(tmp, e))?;
-    drop(conn);
-    std::fs::File::open(tmp).and_then(|f| f.sync_all()).ctx("fsync", tmp)?;
+    conn.close().map_err(|(_, e)| sql_err(tmp, e))?;
     report.schema_version = SCHEMA_VERSION;
     Ok(report)
 }
