@@ -60,6 +60,13 @@ fn bench_reports_every_run_as_json_and_plots_them() {
             // The store timed every commit_frame of the run.
             assert_eq!(store["metrics"]["append_ns"]["count"], 60, "{name}");
             assert_eq!(store["metrics"]["frame_durable_ns"]["count"], 60, "{name}");
+            // Only `Always` measures the disk's fdatasync baseline.
+            if run["policy"] == "Always" {
+                assert_eq!(store["fdatasync_ns"]["count"], 200, "{name}");
+                assert_ordered(&store["fdatasync_ns"], &format!("{name} fdatasync_ns"));
+            } else {
+                assert!(store["fdatasync_ns"].is_null(), "{name}");
+            }
         }
     }
 

@@ -103,6 +103,9 @@ pub struct StoreSide {
     pub append_phase: String,
     /// Rate of the per-append phase (one `append` call per event, timer included).
     pub append_events_per_s: f64,
+    /// Under `Always`: this disk's `fdatasync` latency after a small overwrite, ns (the
+    /// baseline of the bar "ack p99 ≤ 3 × fdatasync p99").
+    pub fdatasync_ns: Option<Percentiles>,
 }
 
 /// `Store::metrics` after the frames, ns.
@@ -292,6 +295,16 @@ fn bars(r: &Report) -> Vec<String> {
             ratio,
             mark(ratio >= BAR_RATIO)
         ));
+        if let Some(sync) = run.store.as_ref().and_then(|s| s.fdatasync_ns.as_ref()) {
+            let times = run.append_ns.p99 as f64 / sync.p99.max(1) as f64;
+            out.push(format!(
+                "  {:<24} ack p99 {} µs = {times:.1} × this disk's fdatasync p99 ({} µs) {}   (bar ≤ 3×)",
+                run.name(),
+                us(run.append_ns.p99),
+                us(sync.p99),
+                mark(times <= 3.0)
+            ));
+        }
     }
     out
 }

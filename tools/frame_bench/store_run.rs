@@ -46,6 +46,11 @@ pub fn run(dir: &Path, policy: Durability, cfg: &Config, bar: &ProgressBar) -> a
 
     let appends = append_phase(&store, policy, cfg)?;
     store.close().context("closing the store")?;
+    // The disk's own fdatasync, beside the store: the baseline of the `Always` ack bar.
+    let fdatasync = match policy {
+        Durability::Always => Some(Percentiles::of(&fdatasync_baseline(&dir.with_extension("fdatasync"))?)),
+        _ => None,
+    };
 
     let f = Percentiles::of(&frames.costs);
     let events = cfg.frames * cfg.events_per_frame;
@@ -71,6 +76,7 @@ pub fn run(dir: &Path, policy: Durability, cfg: &Config, bar: &ProgressBar) -> a
             all_frames_durable: durable.frame == Some(cfg.frames - 1),
             durable_wait_ns: ns(durable.waited),
             append_phase: appends.note,
+            fdatasync_ns: fdatasync,
             append_events_per_s: rate(appends.latencies.len(), appends.elapsed),
         }),
         frame_cost_ns: f,
@@ -186,6 +192,31 @@ fn append_phase(store: &Store, policy: Durability, cfg: &Config) -> anyhow::Resu
         _ => format!("{done} single appends (as many as the frames held, at most {APPENDS_MAX})"),
     };
     Ok(Appends { latencies, elapsed, note })
+}
+
+/// Syncs that `fdatasync_baseline` times.
+const FDATASYNC_SAMPLES: usize = 200;
+
+/// Times `fdatasync` after each small write into a file whose blocks are already written
+/// (no metadata to commit): the fastest durable write this disk offers, so the `Always`
+/// bar measured against it is strict. The file is removed afterwards.
+fn fdatasync_baseline(path: &Path) -> anyhow::Result<Histogram<u64>> {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let record_bytes = [0x5a_u8; 128];
+    f.write_all(&vec![0; FDATASYNC_SAMPLES * record_bytes.len()])?;
+    f.sync_all()?;
+    f.seek(SeekFrom::Start(0))?;
+    let mut latencies = histogram()?;
+    for _ in 0..FDATASYNC_SAMPLES {
+        f.write_all(&record_bytes)?;
+        let t = Instant::now();
+        f.sync_data().with_context(|| format!("fdatasync of {}", path.display()))?;
+        record(&mut latencies, t.elapsed());
+    }
+    drop(f);
+    std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    Ok(latencies)
 }
 
 /// Events per second over `work`, rounded to whole events.
