@@ -99,7 +99,7 @@ pub fn decode(data: &[u8], at: usize, salt: u64) -> Decoded<'_> {
     let Some(frame) = rest.get(..total) else {
         return Decoded::Bad(BadFrame::LengthPastEnd(body_len));
     };
-    if read_u32(frame, CRC_AT) != checksum(salt, frame) {
+    if read_u32(frame, CRC_AT) != checksum(SaltKey::new(salt), frame) {
         return Decoded::Bad(BadFrame::Checksum);
     }
     Decoded::Frame(Frame {
@@ -112,19 +112,36 @@ pub fn decode(data: &[u8], at: usize, salt: u64) -> Decoded<'_> {
 /// Fills in the header of a frame whose body is already at `dst[FRAME_HEADER_BYTES..]`.
 /// `dst` must be exactly the frame's bytes.
 pub fn seal(dst: &mut [u8], seq: u64, ts_ns: i64, salt: u64) {
+    seal_keyed(dst, seq, ts_ns, SaltKey::new(salt));
+}
+
+/// `seal` with the salt's CRC prefix computed once per segment (the append path).
+pub fn seal_keyed(dst: &mut [u8], seq: u64, ts_ns: i64, key: SaltKey) {
     let body_len = crate::segment::offset32(dst.len() - FRAME_HEADER_BYTES);
     dst[LEN_AT..LEN_AT + 4].copy_from_slice(&body_len.to_le_bytes());
     dst[SEQ_AT..SEQ_AT + 8].copy_from_slice(&seq.to_le_bytes());
     dst[TS_AT..TS_AT + 8].copy_from_slice(&ts_ns.to_le_bytes());
-    let crc = checksum(salt, dst);
+    let crc = checksum(key, dst);
     dst[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// The CRC of a segment's salt bytes: every frame checksum in the segment starts with them,
+/// so the CRC can resume from this value instead of hashing them again (same result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaltKey(u32);
+
+impl SaltKey {
+    /// The key of `salt`.
+    pub fn new(salt: u64) -> SaltKey {
+        SaltKey(crc32fast::hash(&salt.to_le_bytes()))
+    }
+}
+
 /// The CRC of a whole frame's bytes (its own CRC field excluded), keyed by the segment salt
-/// so a valid frame copied from another segment or store never validates here.
-fn checksum(salt: u64, frame: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&salt.to_le_bytes());
+/// so a valid frame copied from another segment or store never validates here:
+/// CRC-32(salt ‖ length ‖ seq ‖ ts ‖ body), resumed after the salt.
+fn checksum(key: SaltKey, frame: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new_with_initial(key.0);
     h.update(&frame[LEN_AT..LEN_AT + 4]);
     h.update(&frame[SEQ_AT..]);
     h.finalize()
@@ -165,6 +182,16 @@ mod tests {
         let v = frame_bytes(b"hello", 7, -3, 42);
         let Decoded::Frame(f) = decode(&v, 0, 42) else { panic!("not a frame") };
         assert_eq!((f.seq, f.ts_ns, f.body, f.len()), (7, -3, &b"hello"[..], 29));
+    }
+
+    #[test]
+    fn the_crc_is_crc32_of_salt_length_and_the_rest() {
+        let salt = 0x0123_4567_89ab_cdef_u64;
+        let v = frame_bytes(b"body bytes", 42, -7, salt);
+        let mut spec = salt.to_le_bytes().to_vec();
+        spec.extend_from_slice(&v[LEN_AT..LEN_AT + 4]);
+        spec.extend_from_slice(&v[SEQ_AT..]);
+        assert_eq!(read_u32(&v, CRC_AT), crc32fast::hash(&spec));
     }
 
     #[test]

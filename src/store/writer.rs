@@ -14,7 +14,7 @@ use super::open::{self, Prepared};
 use crate::codec::{self, EncodeError};
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::frame::{self, FRAME_HEADER_BYTES};
+use crate::frame::{self, FRAME_HEADER_BYTES, SaltKey};
 use crate::limits::RECORD_BODY_BYTES_MAX;
 use crate::segment::header::HEADER_BYTES;
 use crate::segment::map::TailToken;
@@ -35,6 +35,8 @@ pub(super) struct Writer {
     pending: Vec<(i64, u32, u32, usize)>,
     /// Latency of each append call (`Metrics::append`); the writer lock guards it.
     pub latency: Histogram<u64>,
+    /// The active segment's salt, as its frames' CRCs start from it.
+    salt_key: SaltKey,
 }
 
 impl Writer {
@@ -49,6 +51,7 @@ impl Writer {
     ) -> Self {
         let active = shared.active();
         let _ = prepare_jobs.send(PrepareJob::Prefault(Arc::clone(&active)));
+        let salt_key = SaltKey::new(active.header.salt);
         let mut w = Writer {
             shared,
             active,
@@ -60,6 +63,7 @@ impl Writer {
             prepare_pending: false,
             pending: Vec::new(),
             latency,
+            salt_key,
         };
         w.request_prepare();
         w
@@ -123,7 +127,7 @@ impl Writer {
         match codec::encode_into(event, &mut dst[FRAME_HEADER_BYTES..]) {
             Ok(n) => {
                 let len = FRAME_HEADER_BYTES + n;
-                frame::seal(&mut dst[..len], self.next_seq, event.ts_ns, seg.header.salt);
+                frame::seal_keyed(&mut dst[..len], self.next_seq, event.ts_ns, self.salt_key);
                 Ok(len)
             }
             Err(e) => {
@@ -176,6 +180,7 @@ impl Writer {
         let seg =
             Arc::new(open::activate(prepared.path, prepared.map, &self.shared.meta, next_no, self.next_seq)?);
         self.token = prepared.token;
+        self.salt_key = SaltKey::new(seg.header.salt);
         let old = std::mem::replace(&mut self.active, Arc::clone(&seg));
         Arc::make_mut(&mut self.shared.segments.write()).push(seg);
         // Preparing the next segment comes first: sealing waits on the disk.
