@@ -134,7 +134,7 @@ impl Appender {
         Ok(Pending { rx })
     }
 
-    /// Builds a job answered through a tokio oneshot (the async API).
+    /// The queue behind this handle (the async API enqueues its own jobs).
     #[cfg(feature = "tokio")]
     pub(super) fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
@@ -191,21 +191,16 @@ impl Pipeline {
         self.tx.send(Message::Submit(job)).map_err(|_| Error::Closed)
     }
 
-    /// Queues a job if there is room.
+    /// Queues a job if there is room; `QueueFull` otherwise.
     pub(super) fn try_enqueue(&self, job: Job) -> Result<()> {
-        let open = self.open.read();
-        if !*open {
-            return Err(Error::Closed);
-        }
-        match self.tx.try_send(Message::Submit(job)) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(Error::QueueFull { capacity: self.capacity }),
-            Err(TrySendError::Disconnected(_)) => Err(Error::Closed),
+        match self.try_enqueue_or_return(job)? {
+            None => Ok(()),
+            Some(_) => Err(Error::QueueFull { capacity: self.capacity }),
         }
     }
 
-    /// Like `try_enqueue`, but hands the job back when the queue is full.
-    #[cfg(feature = "tokio")]
+    /// Queues a job if there is room; hands it back when the queue is full (the async
+    /// path waits for room and tries again).
     pub(super) fn try_enqueue_or_return(&self, job: Job) -> Result<Option<Job>> {
         let open = self.open.read();
         if !*open {
