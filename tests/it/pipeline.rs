@@ -115,7 +115,9 @@ fn a_full_queue_fails_try_append_and_blocks_append() {
         }
     };
     assert!(matches!(full, Error::QueueFull { capacity: CAPACITY }), "{full}");
-    assert!(accepted.len() >= CAPACITY, "{} accepted", accepted.len());
+    // The queue's capacity, plus what the writer thread had taken as one group (none if
+    // it had not woken yet, at most its group limit of 1,024) before it blocked on the lock.
+    assert!((CAPACITY..=CAPACITY + 1024).contains(&accepted.len()), "{} accepted", accepted.len());
     assert!(matches!(appender.try_append(synthetic(SEED, 999)), Err(Error::QueueFull { .. })));
     // `append` waits for room instead.
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
@@ -297,5 +299,7 @@ fn metrics_count_every_append_call() {
     appender.append(synthetic(SEED, 61)).unwrap();
     let m = store.metrics();
     assert_eq!(m.append.len(), 52);
-    assert!(m.append.min() >= 1 && m.append.max() >= m.append.value_at_quantile(0.5));
+    assert!(m.append.min() >= 1, "latencies are recorded, not zeros");
+    assert!(m.commit.is_empty(), "Durability::None never waits for a sync");
+    assert!(m.frame_durable.is_empty() && m.frame_deadline_misses == 0);
 }
