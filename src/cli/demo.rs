@@ -62,21 +62,7 @@ pub struct Args {
 
 /// Runs the demo; exits 3 if verify, validate or the read-back finds a problem.
 pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
-    // Without `--dir`, a temporary directory owns the store and removes it on drop.
-    let temp = match &args.dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
-                .prefix("wfstore-demo-")
-                .tempdir()
-                .context("creating a temporary directory")?,
-        ),
-    };
-    let dir = match (&args.dir, &temp) {
-        (Some(d), _) => d.clone(),
-        (None, Some(t)) => t.path().to_owned(),
-        (None, None) => bail!("no store directory"),
-    };
+    let (dir, temp) = output::work_dir(args.dir.as_deref(), "wfstore-demo-")?;
     let mut report = run_in(&dir, args)?;
     report.kept = args.keep || args.dir.is_some();
     if let (true, Some(t)) = (args.keep, temp) {

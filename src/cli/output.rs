@@ -1,8 +1,11 @@
 //! Printing and exit codes: every command's result goes through here, so that errors look
-//! alike (`wfstore: error: ...` on one line) and map to the same codes.
+//! alike (`wfstore: error: ...` on one line) and map to the same codes. Also the helpers
+//! commands share: progress bars, a read-only open, a working directory.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+
+use anyhow::Context as _;
 
 /// The exit codes scripts rely on. Usage errors (2) are clap's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,4 +100,17 @@ pub fn open_read_only(dir: &std::path::Path) -> anyhow::Result<wfstore::Store> {
     use anyhow::Context as _;
     let opts = wfstore::OpenOptions::read_only();
     wfstore::Store::open(dir, &opts).with_context(|| format!("opening store {}", dir.display()))
+}
+
+/// A working directory: `dir` when given, else a new temporary one named `prefix...`, which
+/// the returned guard removes when dropped (`TempDir::keep` keeps it).
+pub fn work_dir(
+    dir: Option<&std::path::Path>,
+    prefix: &str,
+) -> anyhow::Result<(std::path::PathBuf, Option<tempfile::TempDir>)> {
+    if let Some(d) = dir {
+        return Ok((d.to_owned(), None));
+    }
+    let temp = tempfile::Builder::new().prefix(prefix).tempdir().context("creating a temporary directory")?;
+    Ok((temp.path().to_owned(), Some(temp)))
 }

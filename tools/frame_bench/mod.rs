@@ -74,23 +74,10 @@ impl Config {
 /// Runs every policy and SQLite, then prints the table or the JSON, and writes the plot.
 pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
     // Without `--dir`, a temporary directory owns the stores and removes them on drop.
-    let temp = match &args.dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
-                .prefix("wfstore-bench-")
-                .tempdir()
-                .context("creating a temporary directory")?,
-        ),
-    };
-    let dir = match (&args.dir, &temp) {
-        (Some(d), _) => {
-            prepare_dir(d)?;
-            d.clone()
-        }
-        (None, Some(t)) => t.path().to_owned(),
-        (None, None) => bail!("no bench directory"),
-    };
+    let (dir, _temp) = output::work_dir(args.dir.as_deref(), "wfstore-bench-")?;
+    if args.dir.is_some() {
+        prepare_dir(&dir)?;
+    }
     let cfg =
         Config { frames: args.seconds * 60, events_per_frame: args.events_per_frame, paced: !args.unpaced };
 
