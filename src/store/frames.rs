@@ -6,8 +6,10 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 use super::housekeeper::SyncJob;
-use super::metrics::{elapsed_ns, record};
+use super::metrics::{Metrics, elapsed_ns, record};
 use super::{Durability, Shared, Store};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -54,7 +56,7 @@ impl Store {
     pub fn commit_frame(&self, frame: u64, events: &[Event], deadline: Instant) -> Result<FrameCommit> {
         let committed = Instant::now();
         let start = self.shared.clock.start();
-        let seqs = {
+        let (seqs, tell_syncer) = {
             let mut writer = self.writer()?.lock();
             let mut frames = self.shared.frames.lock();
             if let Some(last) = frames.last_committed.filter(|&last| frame <= last) {
@@ -71,11 +73,13 @@ impl Store {
                 frames.pending.pop_back();
             }
             frames.pending.push_back(entry);
-            seqs
+            // Under `None` it is durable already; otherwise a sync may have just passed it.
+            frames.settle(self.shared.durable_seq(), &self.shared.metrics);
+            let tell = self.shared.durability != Durability::None && frames.note_deadline(deadline);
+            (seqs, tell)
         };
-        self.shared.settle_frames();
-        if self.shared.durability != Durability::None {
-            self.nudge_syncer(deadline);
+        if let (true, Some(hk)) = (tell_syncer, &self.housekeeper) {
+            let _ = hk.sync.send(SyncJob::Frame);
         }
         Ok(FrameCommit { frame, seqs })
     }
@@ -84,41 +88,37 @@ impl Store {
     pub fn durable_frame(&self) -> Option<u64> {
         self.shared.frames.lock().durable.checked_sub(1)
     }
+}
 
-    /// Tells the syncer about a deadline earlier than any it has not yet picked up.
-    fn nudge_syncer(&self, deadline: Instant) {
-        let mut frames = self.shared.frames.lock();
-        if frames.nudge.is_some_and(|d| d <= deadline) {
-            return;
+impl Frames {
+    /// Marks the frames whose events are durable through `durable_seq`, recording how long
+    /// each took and whether it missed its deadline.
+    fn settle(&mut self, durable_seq: u64, metrics: &Mutex<Metrics>) {
+        let now = Instant::now();
+        while self.pending.front().is_some_and(|p| p.last_seq <= durable_seq) {
+            let Some(p) = self.pending.pop_front() else { break };
+            self.durable = p.frame + 1;
+            let mut m = metrics.lock();
+            record(&mut m.frame_durable, elapsed_ns(p.committed));
+            m.frame_deadline_misses += u64::from(now > p.deadline);
         }
-        frames.nudge = Some(deadline);
-        drop(frames);
-        if let Some(hk) = &self.housekeeper {
-            let _ = hk.sync.send(SyncJob::Frame);
+    }
+
+    /// Keeps `deadline` for the syncer if it is earlier than any not yet picked up; true
+    /// when the syncer must be told.
+    fn note_deadline(&mut self, deadline: Instant) -> bool {
+        if self.nudge.is_some_and(|d| d <= deadline) {
+            return false;
         }
+        self.nudge = Some(deadline);
+        true
     }
 }
 
 impl Shared {
     /// Marks the frames whose events are now durable.
     pub(super) fn settle_frames(&self) {
-        let durable_seq = self.durable_seq();
-        let mut frames = self.frames.lock();
-        let now = Instant::now();
-        let mut settled = Vec::new();
-        while frames.pending.front().is_some_and(|p| p.last_seq <= durable_seq) {
-            let Some(p) = frames.pending.pop_front() else { break };
-            frames.durable = p.frame + 1;
-            settled.push((elapsed_ns(p.committed), now > p.deadline));
-        }
-        drop(frames);
-        if !settled.is_empty() {
-            let mut m = self.metrics.lock();
-            for (ns, missed) in settled {
-                record(&mut m.frame_durable, ns);
-                m.frame_deadline_misses += u64::from(missed);
-            }
-        }
+        self.frames.lock().settle(self.durable_seq(), &self.metrics);
     }
 
     /// The deadline the syncer should work to, taken once.
