@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Transaction, params};
 
+use super::SqlResult;
 use super::reader::Chunk;
-use super::{SqlResult, sql};
+use super::sql::{self, ROWS_PER_INSERT};
 use crate::event::EventBody;
 
 /// What a batch says about one session; merged into its row by `sql::UPSERT_SESSION`.
@@ -84,9 +85,6 @@ pub fn write_chunk(tx: &Transaction<'_>, chunk: &Chunk) -> SqlResult<u64> {
     Ok(rows)
 }
 
-/// Rows per multi-row `INSERT`: one statement step for many rows costs less than one each.
-const ROWS_PER_INSERT: usize = 32;
-
 fn write_events(tx: &Transaction<'_>, chunk: &Chunk) -> SqlResult<u64> {
     let events: Vec<[Value<'_>; 7]> = chunk
         .records
@@ -120,8 +118,8 @@ fn write_events(tx: &Transaction<'_>, chunk: &Chunk) -> SqlResult<u64> {
             Some([Value::Int(int(r.seq)), Value::Text(kind), model, tokens, Value::Int(delta.micros())])
         })
         .collect();
-    Ok(insert_rows(tx, sql::INSERT_EVENT, &events)?
-        + insert_rows(tx, sql::INSERT_CONTRIBUTION, &contributions)?)
+    Ok(insert_rows(tx, (sql::INSERT_EVENT, &sql::INSERT_EVENTS), &events)?
+        + insert_rows(tx, (sql::INSERT_CONTRIBUTION, &sql::INSERT_CONTRIBUTIONS), &contributions)?)
 }
 
 /// A column value, borrowed from the record.
@@ -131,22 +129,20 @@ enum Value<'a> {
     Null,
 }
 
-/// Inserts `rows` with `insert` (a one-row `INSERT ... VALUES (?1, ...)`), `ROWS_PER_INSERT`
-/// rows per statement where it can.
+/// Inserts `rows` with `insert`, a one-row statement and its `ROWS_PER_INSERT`-row form:
+/// the many-row form where it can, the one-row form for the rest.
 fn insert_rows<const N: usize>(
     tx: &Transaction<'_>,
-    insert: &str,
+    (one, many): (&str, &str),
     rows: &[[Value<'_>; N]],
 ) -> SqlResult<u64> {
-    let (head, one_row) = insert.split_once("VALUES").unwrap_or((insert, ""));
-    let many = format!("{head}VALUES {}", vec![one_row.trim(); ROWS_PER_INSERT].join(", "));
     let mut written = 0;
     let mut groups = rows.chunks_exact(ROWS_PER_INSERT);
-    let mut stmt = tx.prepare_cached(&many)?;
+    let mut stmt = tx.prepare_cached(many)?;
     for group in groups.by_ref() {
         written += bind_and_run(&mut stmt, group)?;
     }
-    let mut stmt = tx.prepare_cached(insert)?;
+    let mut stmt = tx.prepare_cached(one)?;
     for row in groups.remainder() {
         written += bind_and_run(&mut stmt, std::slice::from_ref(row))?;
     }

@@ -1,6 +1,8 @@
 //! The statements the exporter runs, in one place, next to the schema they write
 //! (`schemas/migrations/`).
 
+use std::sync::LazyLock;
+
 pub const UPSERT_USER: &str = "\
 INSERT INTO users (user_id, first_seq, last_seq) VALUES (?1, ?2, ?3)
 ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq";
@@ -27,6 +29,21 @@ INSERT INTO events (seq, session_id, user_id, type, ts_ns, frame, body) VALUES (
 
 pub const INSERT_CONTRIBUTION: &str =
     "INSERT INTO energy_contributions (seq, kind, model, tokens, delta_micros) VALUES (?, ?, ?, ?, ?)";
+
+/// Rows per multi-row `INSERT`: one statement step for many rows costs less than one each.
+pub const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT_EVENT` for `ROWS_PER_INSERT` rows.
+pub static INSERT_EVENTS: LazyLock<String> = LazyLock::new(|| many_rows(INSERT_EVENT));
+
+/// `INSERT_CONTRIBUTION` for `ROWS_PER_INSERT` rows.
+pub static INSERT_CONTRIBUTIONS: LazyLock<String> = LazyLock::new(|| many_rows(INSERT_CONTRIBUTION));
+
+/// A one-row insert with its values list repeated `ROWS_PER_INSERT` times.
+fn many_rows(one: &str) -> String {
+    let (head, values) = one.split_once("VALUES").unwrap_or((one, ""));
+    format!("{head}VALUES {}", vec![values.trim(); ROWS_PER_INSERT].join(", "))
+}
 
 pub const INSERT_EXPORT_STATE: &str = "INSERT INTO export_state (id, store_id, last_seq) VALUES (1, ?1, 0)";
 
