@@ -263,6 +263,39 @@ fn files_that_are_not_an_export_of_this_store_are_refused_and_left_alone() {
     assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
 }
 
+/// An edited bookmark past the store's end (or negative) is refused before anything is
+/// written; an empty file is a new export.
+#[test]
+fn a_bookmark_this_store_does_not_have_is_refused_and_an_empty_file_is_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    store_with(&store_dir, 30, SMALL_SEGMENT);
+    let db = dir.path().join("audit.db");
+    check(&export(&store_dir, &db, &[]), 0);
+    for bad in ["31", "-1"] {
+        // A hostile edit: the schema's CHECK would refuse a negative one.
+        sqlite3(
+            &db,
+            &format!("PRAGMA ignore_check_constraints = ON; UPDATE export_state SET last_seq = {bad};"),
+        );
+        let before = std::fs::read(&db).unwrap();
+        let r = export(&store_dir, &db, &["--incremental"]);
+        check(&r, 1);
+        assert!(
+            r.stderr.contains(&format!("its last exported seq {bad} is not a seq of this store (last 30)")),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(std::fs::read(&db).unwrap(), before);
+    }
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    check(&export(&store_dir, &empty, &["--incremental"]), 0);
+    let full = dir.path().join("full.db");
+    check(&export(&store_dir, &full, &[]), 0);
+    assert_eq!(dump(&empty), dump(&full));
+}
+
 /// Flips a byte in the body of frame `k` of the store's first (sealed) segment.
 fn corrupt_frame(store_dir: &Path, k: usize) {
     let seg = &data_segments(store_dir)[0];

@@ -148,11 +148,23 @@ fn incremental(
 ) -> Result<ExportReport> {
     let mut conn = open_existing(out)?;
     let version = check_export(&conn, out, store)?;
-    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(|e| sql_err(out, e))?;
-    let migrated = migrate::migrate(&mut conn, version).map_err(|e| sql_err(out, e))?;
+    if version == 0 {
+        // An empty database: nothing to continue.
+        drop(conn);
+        return full(store, out, opts, progress);
+    }
     let done: i64 =
         conn.query_row("SELECT last_seq FROM export_state", [], |r| r.get(0)).map_err(|e| sql_err(out, e))?;
-    let from = u64::try_from(done).unwrap_or(0) + 1;
+    // The bookmark comes from a file anyone can edit: it must name a seq this store has.
+    let done = u64::try_from(done).ok().filter(|&d| d <= store.last_seq()).ok_or_else(|| {
+        not_an_export(
+            out,
+            format!("its last exported seq {done} is not a seq of this store (last {})", store.last_seq()),
+        )
+    })?;
+    let from = done + 1;
+    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(|e| sql_err(out, e))?;
+    let migrated = migrate::migrate(&mut conn, version).map_err(|e| sql_err(out, e))?;
     let mut report = write_events(store, &mut conn, out, from, opts, progress)?;
     report.migrated = migrated;
     report.schema_version = SCHEMA_VERSION;
