@@ -120,8 +120,8 @@ pub(super) fn quote(text: &str) -> String {
 }
 
 /// A JSON object as an ordered list of (key, raw value), duplicates kept for the caller to
-/// report with their name.
-struct RawObject<'a>(Vec<(String, &'a RawValue)>);
+/// report with their name. Also what `export audit` walks to write YAML with exact numbers.
+pub struct RawObject<'a>(pub Vec<(String, &'a RawValue)>);
 
 impl<'de> Deserialize<'de> for RawObject<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RawObject<'de>, D::Error> {

@@ -27,6 +27,7 @@ pub use energy::{Energy, EnergyParseError, format_micros};
 pub use hash::{HashParseError, Sha256Hex};
 pub use id::{Id, IdError};
 pub use json::{JsonError, data_json, parse_line, to_json_line};
+pub use json_object::RawObject;
 
 /// Version of the event body schema that this build writes.
 ///

@@ -10,12 +10,10 @@
 //! escapes (`\0`), and a tag no string of the document contains, so no user text (a prompt,
 //! a model name) can be mistaken for a marked decimal; every marker is counted back.
 
-use std::fmt;
-
 use anyhow::{Context as _, bail};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap as _, SerializeSeq as _, Serializer};
 use serde_json::value::RawValue;
+use wfstore::event::RawObject;
 
 /// Renders the JSON text `json` as a YAML document.
 pub fn from_json(json: &str) -> anyhow::Result<String> {
@@ -52,7 +50,7 @@ impl Node {
         let text = text.trim();
         Ok(match text.as_bytes().first() {
             Some(b'{') => {
-                let Entries(entries) = serde_json::from_str(text)?;
+                let RawObject(entries) = serde_json::from_str(text)?;
                 let entries = entries.into_iter().map(|(k, v)| Ok((k, Node::parse(v.get())?)));
                 Node::Map(entries.collect::<anyhow::Result<_>>()?)
             }
@@ -164,33 +162,6 @@ fn unmark(yaml: &str, open: &str, expected: usize) -> anyhow::Result<String> {
         bail!("YAML rendering kept {found} of {expected} decimals");
     }
     Ok(out)
-}
-
-/// A JSON object's members, raw and in order.
-struct Entries<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Entries<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Entries<'de>, D::Error> {
-        deserializer.deserialize_map(EntriesVisitor)
-    }
-}
-
-struct EntriesVisitor;
-
-impl<'de> Visitor<'de> for EntriesVisitor {
-    type Value = Entries<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'de>, A::Error> {
-        let mut list = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            list.push((key, map.next_value()?));
-        }
-        Ok(Entries(list))
-    }
 }
 
 #[cfg(test)]
