@@ -296,13 +296,17 @@ fn a_bookmark_this_store_does_not_have_is_refused_and_an_empty_file_is_new() {
     assert_eq!(dump(&empty), dump(&full));
 }
 
-/// Flips a byte in the body of frame `k` of the store's first (sealed) segment.
-fn corrupt_frame(store_dir: &Path, k: usize) {
-    let seg = &data_segments(store_dir)[0];
-    let (at, len) = frame_offsets(seg)[k];
-    let mut bytes = std::fs::read(seg).unwrap();
+/// Flips a byte in the body of frame `k` of data segment `segment` (sealed); returns the
+/// file, its bytes before, and the damaged frame's seq.
+fn corrupt_frame(store_dir: &Path, segment: usize, k: usize) -> (PathBuf, Vec<u8>, u64) {
+    let seg = data_segments(store_dir)[segment].clone();
+    let (at, len) = frame_offsets(&seg)[k];
+    let original = std::fs::read(&seg).unwrap();
+    let mut bytes = original.clone();
+    let seq = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
     bytes[at + len - 1] ^= 0x40;
-    std::fs::write(seg, bytes).unwrap();
+    std::fs::write(&seg, bytes).unwrap();
+    (seg, original, seq)
 }
 
 fn leftovers(dir: &Path) -> Vec<PathBuf> {
@@ -319,7 +323,7 @@ fn a_corrupt_store_stops_the_export_with_exit_3_and_nothing_half_done() {
     let store_dir = dir.path().join("store");
     store_with(&store_dir, 2_000, SMALL_SEGMENT);
     let inc = dir.path().join("inc.db");
-    corrupt_frame(&store_dir, 150);
+    corrupt_frame(&store_dir, 0, 150);
     let full = dir.path().join("full.db");
     let r = export(&store_dir, &full, &[]);
     check(&r, 3);
@@ -347,13 +351,8 @@ fn an_interrupted_incremental_export_keeps_whole_batches_and_resumes() {
     }
     s.close().unwrap();
     // Damage a frame after seq 100 in a sealed segment.
-    let seg = data_segments(&store_dir)[1].clone();
-    let (at, len) = frame_offsets(&seg)[10];
-    let original = std::fs::read(&seg).unwrap();
-    let mut bytes = original.clone();
-    let seq = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
-    bytes[at + len - 1] ^= 0x40;
-    std::fs::write(&seg, bytes).unwrap();
+    let (seg, original, seq) = corrupt_frame(&store_dir, 1, 10);
+    assert!(seq > 100);
     let r = export(&store_dir, &inc, &["--incremental", "--batch", "40"]);
     check(&r, 3);
     assert!(r.stderr.contains("corrupt"), "{}", r.stderr);
