@@ -247,10 +247,11 @@ fn replay_and_snapshots(c: &mut Criterion) {
             let bytes = wfstore::codec::encode_state(&state);
             let snap = wfstore::snapshot::file::Snapshot {
                 seq: state.last_seq,
+                bind: wfstore::snapshot::file::Binding { salt: 1, crc: 2 },
                 state_hash: state.hash(),
                 state: bytes,
             };
-            wfstore::snapshot::publish(&out, 1, &snap).unwrap()
+            wfstore::snapshot::publish(&wfstore::disk::Disk::default(), &out, 1, &snap).unwrap()
         })
     });
     let info = store.snapshots().unwrap().pop().unwrap();

@@ -60,6 +60,21 @@ pub fn encode_into(event: &Event, dst: &mut [u8]) -> Result<usize, EncodeError> 
     })
 }
 
+/// The encoded size of an event's body (for error messages: it encodes the event once).
+pub fn encoded_len(event: &Event) -> usize {
+    let rec = RecordRef {
+        version: EVENT_SCHEMA_VERSION,
+        frame: event.frame,
+        session: &event.session,
+        user: &event.user,
+        body: &event.body,
+    };
+    let mut counter = bincode::enc::write::SizeWriter::default();
+    let cfg = config::standard();
+    let _ = bincode::serde::encode_into_writer(&rec, &mut counter, cfg);
+    counter.bytes_written
+}
+
 /// Decodes a record body into an event with the frame header's timestamp.
 pub fn decode(ts_ns: i64, bytes: &[u8]) -> Result<Event, String> {
     let (version, used) = decode_version(bytes)?;

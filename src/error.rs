@@ -50,7 +50,27 @@ pub enum Error {
     },
     /// An earlier sync failed, so the store no longer accepts writes.
     #[error("store is poisoned after a failed sync ({0}); reopen it to recover")]
-    Poisoned(String),
+    Poisoned(Box<crate::store::PoisonCause>),
+    /// The store is of an older format: it opens read-only, and `migrate` upgrades it.
+    #[error("store {} is format version {version}: open it read-only, or run `wfstore migrate` to upgrade it", path.display())]
+    NeedsMigration {
+        /// The store directory.
+        path: PathBuf,
+        /// Its format version.
+        version: u16,
+    },
+    /// A `migrate` of this store was interrupted: run it again to finish.
+    #[error("a migration of store {} was interrupted: run `wfstore migrate` to finish it", path.display())]
+    MigrationPending {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// A background thread of the store panicked (a bug): what it was doing is lost.
+    #[error("the store's {thread} thread panicked")]
+    ThreadPanicked {
+        /// Which thread.
+        thread: &'static str,
+    },
     /// The store is closing or closed: the submission was not appended.
     #[error("store is closed")]
     Closed,

@@ -3,8 +3,9 @@
 //! must never panic, hang or allocate without bound; each checks what invariants it can.
 
 use crate::event::json;
-use crate::frame::{self, Decoded};
+use crate::frame::{self, Decoded, Layout};
 use crate::index::file::{self as index_file, IndexKey};
+use crate::segment::scan::Chain;
 use crate::segment::{self, SegmentHeader};
 use crate::{codec, header, meta};
 
@@ -13,8 +14,11 @@ pub fn frame_decode(data: &[u8]) {
     let Some((salt, rest)) = data.split_first_chunk::<8>() else { return };
     let salt = u64::from_le_bytes(*salt);
     for at in 0..=rest.len() {
-        if let Decoded::Frame(f) = frame::decode(rest, at, salt) {
-            assert!(at + f.len() <= rest.len(), "frame runs past its input");
+        for layout in [Layout::V1, Layout::V2] {
+            if let Decoded::Frame(f) = frame::decode(rest, at, salt, layout) {
+                assert!(at + f.len() <= rest.len(), "frame runs past its input");
+                assert!(f.position() < 1 << 30, "reserved bit accepted");
+            }
         }
     }
 }
@@ -24,7 +28,15 @@ pub fn frame_decode(data: &[u8]) {
 pub fn segment_recovery(data: &[u8]) {
     let Ok(h) = SegmentHeader::decode(data) else {
         // Also scan headerless bytes, as if they followed a valid header.
-        let fake = SegmentHeader { store_id: 1, salt: 0, segment_no: 1, base_seq: 1, segment_bytes: 0 };
+        let fake = SegmentHeader {
+            version: segment::header::VERSION,
+            flags: 0,
+            store_id: 1,
+            salt: 0,
+            segment_no: 1,
+            base_seq: 1,
+            segment_bytes: 0,
+        };
         check_scan(data, &fake);
         return;
     };
@@ -33,7 +45,8 @@ pub fn segment_recovery(data: &[u8]) {
 
 fn check_scan(data: &[u8], h: &SegmentHeader) {
     let path = std::path::Path::new("fuzz.seg");
-    if let Ok((scan, index)) = segment::scan_and_index(data, h, path, segment::Decode::Session) {
+    let chain = Chain::start(h.base_seq);
+    if let Ok((scan, index)) = segment::scan_and_index(data, h, path, chain, true, segment::Decode::Session) {
         assert!(scan.end <= data.len().max(header::HEADER_BYTES));
         assert_eq!(index.records, scan.records);
         let encoded = index_file::encode(IndexKey { store_id: 1, salt: h.salt, segment_no: 1 }, &index);
@@ -49,7 +62,8 @@ pub fn index_file(data: &[u8]) {
         let again = index_file::decode(&index_file::encode(key, &ix), key);
         assert_eq!(again.as_ref(), Ok(&ix), "index round trip");
     }
-    let _ = meta::StoreMeta::decode(data, std::path::Path::new("STORE"));
+    let _ = meta::StoreFile::decode(data, std::path::Path::new("STORE"));
+    let _ = index_file::decode_header(data);
 }
 
 /// The record body decoder (bincode with its size limit).

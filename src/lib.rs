@@ -55,6 +55,7 @@
 #![deny(unsafe_code)]
 
 pub mod codec;
+pub mod disk;
 pub mod error;
 pub mod event;
 pub mod export;

@@ -19,8 +19,20 @@ pub const SEGMENT_BYTES_MIN: u64 = 64 << 10;
 /// overflows (2^62 events at 10 M/s is 14,000 years).
 pub const SEQ_MAX: u64 = 1 << 62;
 
-/// Largest segment size: frame offsets inside a segment are u32.
-pub const SEGMENT_BYTES_MAX: u64 = 1 << 32;
+/// Segment sizes are whole pages of this many bytes.
+pub const PAGE_BYTES: u64 = 4096;
+
+/// Largest segment size: `u32::MAX` rounded down to a page, so that every offset inside a
+/// segment, and one past its last byte, fits the u32 offsets of frames and indexes.
+pub const SEGMENT_BYTES_MAX: u64 = u32::MAX as u64 & !(PAGE_BYTES - 1);
+
+/// Whether `n` is a segment size a store may have: in range and whole pages.
+pub const fn segment_bytes_ok(n: u64) -> bool {
+    n >= SEGMENT_BYTES_MIN && n <= SEGMENT_BYTES_MAX && n % PAGE_BYTES == 0
+}
+
+/// Most frames one batch may hold (a frame's batch position is 30 bits).
+pub const BATCH_EVENTS_MAX: u64 = (1 << 30) - 1;
 
 /// Default segment size.
 pub const SEGMENT_BYTES_DEFAULT: u64 = 64 << 20;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Corruption, Error, Result};
 use crate::segment::Segment;
-use crate::segment::scan::Stop;
-use crate::store::{OpenOptions, Store};
+use crate::segment::scan::{Chain, Stop};
+use crate::store::{OpenOptions, RecoveryReport, Store};
 
 /// What `verify` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -61,7 +61,52 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         }
         Err(e) => return Err(e),
     };
-    if let Some(t) = &store.recovery_report().torn_tail {
+    recovery_findings(store.recovery_report(), &mut report);
+    if store.format_version() < crate::meta::VERSION {
+        report.notes.push(format!(
+            "store format version {}: it opens read-only until `wfstore migrate` upgrades it",
+            store.format_version()
+        ));
+    }
+    let segments = store.segments();
+    report.segments = segments.len();
+    let mut chain = None;
+    for (i, seg) in segments.iter().enumerate() {
+        let next_seq = segments.get(i + 1).map(|n| n.header.base_seq);
+        let start = chain.unwrap_or_else(|| Chain::start(seg.header.base_seq));
+        match check_segment(seg, start, next_seq, &mut report) {
+            Ok(c) => chain = Some(c),
+            Err(p) => {
+                report.problems.push(p);
+                chain = None;
+            }
+        }
+    }
+    report.last_seq = store.last_seq();
+    check_snapshots(&store, &mut report)?;
+    Ok(report)
+}
+
+/// What recovery found: loss and a damaged `STORE` copy are problems; a torn tail and an
+/// uncommitted batch are what any crash leaves, notes.
+fn recovery_findings(r: &RecoveryReport, report: &mut VerifyReport) {
+    if let Some(loss) = &r.loss {
+        report.problems.push(Problem {
+            path: loss.at.path.clone(),
+            offset: loss.at.offset,
+            seq: Some(loss.last_seq + 1),
+            what: loss.to_string(),
+        });
+    }
+    if let Some(c) = &r.store_copy_damaged {
+        report.problems.push(Problem {
+            path: PathBuf::from(crate::meta::STORE_FILE),
+            offset: 0,
+            seq: None,
+            what: format!("{c}: a torn update or a damaged sector; the next writable open rewrites it"),
+        });
+    }
+    if let Some(t) = &r.torn_tail {
         report.notes.push(format!(
             "torn tail in {} at offset {}: {} bytes ({}); the next writer cuts it",
             t.path.display(),
@@ -70,67 +115,69 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
             t.why
         ));
     }
-    let segments = store.segments();
-    report.segments = segments.len();
-    for (i, seg) in segments.iter().enumerate() {
-        let next_seq = segments.get(i + 1).map(|n| n.header.base_seq);
-        if let Err(p) = check_segment(seg, next_seq, &mut report) {
-            report.problems.push(p);
-        }
+    if let Some(b) = &r.incomplete_batch {
+        report.notes.push(format!(
+            "seqs {}..={} belong to a batch that was never committed; the next writer cuts them",
+            b.start(),
+            b.end()
+        ));
     }
-    report.last_seq = store.last_seq();
-    check_snapshots(&store, &mut report)?;
-    Ok(report)
+    if r.writer_live {
+        report.notes.push("a writer holds the store: its tail was read up to what it has written".into());
+    }
 }
 
-/// Every snapshot must decode, match its hash and store, and not be ahead of the log.
-/// Recovery would skip a bad one, so it is damage but not data loss.
+/// Every snapshot must decode, match its hash and store, bind to the log and not be past
+/// it. Recovery would skip a bad one, so it is damage but not data loss.
 fn check_snapshots(store: &Store, report: &mut VerifyReport) -> Result<()> {
     for info in store.snapshots()? {
-        if info.seq > report.last_seq {
-            report.notes.push(format!(
-                "snapshot {} is ahead of the log (seq {} > last seq {}); recovery skips it",
-                info.path.display(),
-                info.seq,
-                report.last_seq
-            ));
-            continue;
-        }
-        if let Err(why) = store.load_snapshot(&info) {
-            report.problems.push(Problem { path: info.path, offset: 0, seq: Some(info.seq), what: why });
+        let what = if info.seq > report.last_seq {
+            Some(format!("snapshot of seq {} is past the log's end (seq {})", info.seq, report.last_seq))
+        } else if info.seq < store.first_seq().max(1) {
+            None
+        } else {
+            store.load_snapshot(&info).err()
+        };
+        if let Some(what) = what {
+            report.problems.push(Problem { path: info.path, offset: 0, seq: Some(info.seq), what });
         }
     }
     Ok(())
 }
 
-/// Scans one segment completely, decoding every body; checks its index file when sealed.
-fn check_segment(seg: &Segment, next_seq: Option<u64>, report: &mut VerifyReport) -> Result<(), Problem> {
-    let (scan, index) = seg.scan_and_decode().map_err(problem)?;
+/// Scans one segment completely along `chain`, decoding every body; checks its index file
+/// when sealed. Returns the chain after it.
+fn check_segment(
+    seg: &Segment,
+    chain: Chain,
+    next_seq: Option<u64>,
+    report: &mut VerifyReport,
+) -> Result<Chain, Problem> {
+    let (scan, index) = seg.scan_and_decode(chain).map_err(problem)?;
     report.records += scan.records;
     let located = |what: String| Problem {
         path: seg.path.clone(),
         offset: scan.end as u64,
-        seq: Some(scan.next_seq(seg.header.base_seq)),
+        seq: Some(scan.next_seq()),
         what,
     };
-    if let Stop::Corrupt { why, next_valid_at, next_valid_seq } = scan.stop {
-        return Err(located(format!(
-            "{why}, yet a valid frame (seq {next_valid_seq}) follows at offset {next_valid_at}"
-        )));
+    if let Stop::Break(b) = scan.stop
+        && let Some((at, seq)) = b.valid_after
+    {
+        return Err(located(format!("{}, yet a valid frame (seq {seq}) follows at offset {at}", b.why)));
     }
     let Some(next_seq) = next_seq else {
-        return Ok(());
+        return Ok(scan.chain);
     };
-    if scan.next_seq(seg.header.base_seq) != next_seq || scan.stop != Stop::Clean {
+    if scan.next_seq() != next_seq || scan.stop != Stop::Clean {
         return Err(located(format!(
             "sealed segment ends at seq {} but the next segment starts at {next_seq}",
-            scan.next_seq(seg.header.base_seq)
+            scan.next_seq()
         )));
     }
     check_index_file(seg, &index, next_seq, report);
-    Ok(())
+    Ok(scan.chain)
 }
-
 fn check_index_file(
     seg: &Segment,
     rebuilt: &crate::index::SegmentIndex,

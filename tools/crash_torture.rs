@@ -82,7 +82,7 @@ fn torture(args: &Args) -> anyhow::Result<()> {
     println!("wfstore-torture: seed {seed}, {} iterations", args.iterations);
     let temp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| temp.path().join("store"));
-    Store::create(&dir, &CreateOptions { segment_bytes: 256 << 10, keep_content: false })?;
+    Store::create(&dir, &CreateOptions { segment_bytes: 256 << 10, ..CreateOptions::default() })?;
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut acked = 0;
     for round in 1..=args.iterations {

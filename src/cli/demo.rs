@@ -95,7 +95,7 @@ impl Drop for Reaped {
 
 /// Creates the store, has the child write it, kills the child and examines what is left.
 fn run_in(dir: &Path, args: &Args) -> anyhow::Result<Report> {
-    let create = CreateOptions { segment_bytes: DEMO_SEGMENT_BYTES, keep_content: false };
+    let create = CreateOptions { segment_bytes: DEMO_SEGMENT_BYTES, ..CreateOptions::default() };
     Store::create(dir, &create).with_context(|| format!("creating store {}", dir.display()))?;
     let (written, ended) = write_in_child(dir, args)?;
 

@@ -27,7 +27,11 @@ struct Created<'a> {
 
 /// Creates the store; the library refuses a non-empty directory that is not a store.
 pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
-    let opts = CreateOptions { segment_bytes: args.segment_size, keep_content: args.keep_content };
+    let opts = CreateOptions {
+        segment_bytes: args.segment_size,
+        keep_content: args.keep_content,
+        ..CreateOptions::default()
+    };
     Store::create(dir, &opts).with_context(|| format!("creating store {}", dir.display()))?;
     if json {
         output::json(&Created {

@@ -35,7 +35,7 @@ impl AtomicFile {
                 ".{}.{:016x}{}",
                 name.to_string_lossy(),
                 io_util::random_u64(),
-                io_util::TMP_SUFFIX
+                crate::disk::TMP_SUFFIX
             ));
             match OpenOptions::new().write(true).create_new(true).open(&temp) {
                 Ok(file) => {
@@ -77,7 +77,7 @@ impl AtomicFile {
         fs::rename(&self.temp, &self.target).ctx("rename", &self.temp)?;
         // Renamed: nothing is left for `drop` to remove.
         self.temp = PathBuf::new();
-        io_util::sync_dir(parent_dir(&self.target))
+        crate::disk::Disk::default().sync_dir(parent_dir(&self.target))
     }
 }
 

@@ -64,6 +64,51 @@ pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
     out
 }
 
+/// An index file's header: what it says about its segment without reading its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexHeader {
+    /// The store it belongs to.
+    pub store_id: u64,
+    /// Its segment's salt.
+    pub salt: u64,
+    /// Its segment's number.
+    pub segment_no: u64,
+    /// Its segment's base seq.
+    pub base_seq: u64,
+    /// Frames in the segment.
+    pub records: u64,
+    /// Offset one past the last frame.
+    pub end: u32,
+    /// Offset of the last frame (0 if none).
+    pub last_frame_at: u32,
+}
+
+impl IndexHeader {
+    /// The segment's last seq (its base minus one when it holds no frame).
+    pub fn last_seq(&self) -> u64 {
+        (self.base_seq + self.records).saturating_sub(1)
+    }
+}
+
+/// Decodes only the 64-byte header (magic, version, CRC): recovery's evidence that the
+/// segment was sealed ([formats/index.md]). The body is not read or trusted.
+pub fn decode_header(bytes: &[u8]) -> Result<IndexHeader, Rejected> {
+    let h = HeaderView::check(bytes, MAGIC, VERSION).map_err(|e| Rejected(e.to_string()))?;
+    let header = IndexHeader {
+        store_id: h.u64(STORE_ID_AT),
+        salt: h.u64(SALT_AT),
+        segment_no: h.u64(SEGMENT_NO_AT),
+        base_seq: h.u64(BASE_SEQ_AT),
+        records: h.u64(RECORDS_AT),
+        end: h.u32(END_AT),
+        last_frame_at: h.u32(LAST_FRAME_AT),
+    };
+    if !(1..=crate::limits::SEQ_MAX).contains(&header.base_seq) || header.records > crate::limits::SEQ_MAX {
+        return Err(Rejected("base seq or record count out of range".into()));
+    }
+    Ok(header)
+}
+
 /// Why an index file was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected(pub String);

@@ -69,6 +69,24 @@ impl SegmentIndex {
         self.end = at + frame_len;
     }
 
+    /// Forgets every frame from record number `records` on (an abandoned batch): the index
+    /// becomes what it was when it held `records` frames ending at `end`, the last at
+    /// `last_frame_at`.
+    pub fn truncate(&mut self, records: u64, end: u32, last_frame_at: u32) {
+        if records >= self.records {
+            return;
+        }
+        self.sparse.truncate(usize::try_from(records.div_ceil(SPARSE_EVERY)).unwrap_or(usize::MAX));
+        self.sessions.retain(|_, offsets| {
+            let keep = offsets.partition_point(|&o| o < end);
+            offsets.truncate(keep);
+            !offsets.is_empty()
+        });
+        self.records = records;
+        self.end = end;
+        self.last_frame_at = last_frame_at;
+    }
+
     /// Seq one past the last indexed record.
     pub fn next_seq(&self) -> u64 {
         self.base_seq + self.records

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
 
+use crate::disk::{Disk, Op};
 use crate::error::{IoContext, Result};
 
 /// A mapped segment with a published end.
@@ -31,12 +32,24 @@ pub struct TailToken {
 static NEXT_MAP_ID: AtomicU64 = AtomicU64::new(1);
 
 impl SegmentMap {
-    /// Maps the whole file. A writable map is shared, so writes reach the page cache (and
-    /// survive a process crash) as soon as they are made; it also returns its tail token.
-    pub fn map(file: &File, writable: bool, path: &Path) -> Result<(Self, Option<TailToken>)> {
-        let opts = MmapOptions::new();
-        let raw =
-            if writable { opts.map_raw(file) } else { opts.map_raw_read_only(file) }.ctx("mmap", path)?;
+    /// Maps the first `len` bytes of the file (never past `segment_bytes`, so bytes a
+    /// damaged file has beyond it are never read or written). A writable map is shared, so
+    /// writes reach the page cache (and survive a process crash) as soon as they are made;
+    /// it also returns its tail token. `len` must be non-zero and within the file.
+    pub fn map(
+        disk: &Disk,
+        file: &File,
+        path: &Path,
+        len: usize,
+        writable: bool,
+    ) -> Result<(Self, Option<TailToken>)> {
+        let raw = disk
+            .run(Op::Map { path, len, write: writable }, || {
+                let mut opts = MmapOptions::new();
+                opts.len(len);
+                if writable { opts.map_raw(file) } else { opts.map_raw_read_only(file) }
+            })
+            .ctx("mmap", path)?;
         let id = NEXT_MAP_ID.fetch_add(1, Ordering::Relaxed);
         let token = writable.then_some(TailToken { map_id: id });
         Ok((SegmentMap { raw, end: AtomicUsize::new(0), id, writable }, token))
@@ -113,10 +126,16 @@ impl SegmentMap {
     }
 
     /// Writes `[from, to)` to disk and waits (msync).
-    pub fn sync(&self, from: usize, to: usize) -> std::io::Result<()> {
+    pub fn sync(&self, disk: &Disk, path: &Path, from: usize, to: usize) -> Result<()> {
         if to <= from || !self.writable {
             return Ok(());
         }
-        self.raw.flush_range(from, to - from)
+        disk.run(Op::SyncRange { path, from, to }, || self.raw.flush_range(from, to - from))
+            .ctx("msync", path)
+    }
+
+    /// True for a writable (shared) mapping.
+    pub fn is_writable(&self) -> bool {
+        self.writable
     }
 }

@@ -5,7 +5,7 @@
 //! - `scan`: finding the end of valid data; torn tail versus corruption.
 
 pub mod header;
-pub mod map;
+pub(crate) mod map;
 pub mod scan;
 
 use std::path::{Path, PathBuf};
@@ -14,17 +14,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 
 use crate::codec;
-use crate::error::{Error, IoContext, Result};
-use crate::frame::{self, Decoded, Frame};
+use crate::disk::Disk;
+use crate::error::{Error, Result};
+use crate::frame::{self, Decoded, Frame, Layout};
 use crate::index::SegmentIndex;
 use crate::index::file::IndexKey;
 pub use header::SegmentHeader;
 use map::SegmentMap;
+use scan::Chain;
 
 /// A byte offset or length inside one segment as stored on disk (u32).
 #[expect(
     clippy::cast_possible_truncation,
-    reason = "segments are at most SEGMENT_BYTES_MAX = 2^32 bytes, so every offset fits a u32"
+    reason = "segments are at most SEGMENT_BYTES_MAX < 2^32 bytes, so every offset fits a u32"
 )]
 pub const fn offset32(x: usize) -> u32 {
     x as u32
@@ -56,20 +58,33 @@ pub struct Segment {
     /// Its header.
     pub header: SegmentHeader,
     /// Its mapping.
-    pub map: SegmentMap,
+    pub(crate) map: SegmentMap,
     index: RwLock<Option<SegmentIndex>>,
     synced: AtomicUsize,
+    disk: Disk,
 }
 
 impl Segment {
     /// Wraps a mapped segment; `index` is `None` until loaded (sealed segments load lazily).
-    pub fn new(path: PathBuf, header: SegmentHeader, map: SegmentMap, index: Option<SegmentIndex>) -> Self {
-        Segment { path, header, map, index: RwLock::new(index), synced: AtomicUsize::new(0) }
+    pub(crate) fn new(
+        path: PathBuf,
+        header: SegmentHeader,
+        map: SegmentMap,
+        index: Option<SegmentIndex>,
+        disk: &Disk,
+    ) -> Self {
+        let disk = disk.clone();
+        Segment { path, header, map, index: RwLock::new(index), synced: AtomicUsize::new(0), disk }
     }
 
     /// The segment's number.
     pub fn no(&self) -> u64 {
         self.header.segment_no
+    }
+
+    /// The frame layout of this segment's format version.
+    pub fn layout(&self) -> Layout {
+        self.header.layout()
     }
 
     /// The key an index file must carry to belong to this segment.
@@ -80,6 +95,16 @@ impl Segment {
     /// The sidecar index path.
     pub fn index_path(&self) -> PathBuf {
         self.path.with_extension(INDEX_EXT)
+    }
+
+    /// The published bytes.
+    pub fn published(&self) -> &[u8] {
+        self.map.published()
+    }
+
+    /// The published end.
+    pub fn end(&self) -> usize {
+        self.map.end()
     }
 
     /// The loaded index, if any.
@@ -98,16 +123,16 @@ impl Segment {
     }
 
     /// Makes every published byte durable (msync of what was not synced yet).
-    pub fn sync_published(&self) -> std::io::Result<()> {
+    pub fn sync_published(&self) -> Result<()> {
         self.sync_to(self.map.end())
     }
 
     /// Makes the published bytes below `end` durable.
-    pub fn sync_to(&self, end: usize) -> std::io::Result<()> {
+    pub fn sync_to(&self, end: usize) -> Result<()> {
         let end = end.min(self.map.end());
         let from = self.synced.load(Ordering::Acquire);
         if end > from {
-            self.map.sync(from, end)?;
+            self.map.sync(&self.disk, &self.path, from, end)?;
             self.synced.fetch_max(end, Ordering::AcqRel);
         }
         Ok(())
@@ -116,22 +141,23 @@ impl Segment {
     /// A read-only mapping of this segment with the same published end and a copy of its
     /// index, for readers once the writer has left it.
     pub fn reopen_read_only(&self) -> Result<Segment> {
-        let file = std::fs::File::open(&self.path).ctx("open", &self.path)?;
-        let (mut map, _) = SegmentMap::map(&file, false, &self.path)?;
+        let file = self.disk.open(&self.path)?;
+        let (mut map, _) = SegmentMap::map(&self.disk, &file, &self.path, self.map.len(), false)?;
         map.set_end(self.map.end());
         let index = self.index.read().clone();
-        Ok(Segment::new(self.path.clone(), self.header, map, index))
+        Ok(Segment::new(self.path.clone(), self.header, map, index, &self.disk))
     }
 
     /// Makes the whole file durable through its descriptor (fdatasync): for a segment no
     /// longer mapped writable.
     pub fn sync_file(&self) -> Result<()> {
-        std::fs::File::open(&self.path).and_then(|f| f.sync_data()).ctx("fdatasync", &self.path)
+        let file = self.disk.open(&self.path)?;
+        self.disk.sync_file(&file, &self.path)
     }
 
     /// The published frame at `at`, checked: CRC, and seq equal to `seq`.
     pub fn frame_at(&self, at: usize, seq: u64) -> Result<Frame<'_>> {
-        match frame::decode(self.map.published(), at, self.header.salt) {
+        match frame::decode(self.map.published(), at, self.header.salt, self.layout()) {
             Decoded::Frame(f) if f.seq == seq => Ok(f),
             Decoded::Frame(f) => Err(self.corrupt(at, seq, format!("found seq {} instead", f.seq))),
             Decoded::End => Err(self.corrupt(at, seq, "no frame where the index points")),
@@ -144,20 +170,22 @@ impl Segment {
         Error::corrupt(&self.path, at as u64, Some(seq), what)
     }
 
-    /// Scans the published bytes, building an index as it goes.
-    pub fn scan_and_index(&self) -> Result<(scan::Scan, SegmentIndex)> {
-        scan_and_index(self.map.published(), &self.header, &self.path, Decode::Session)
+    /// Scans the published bytes along `chain`, building an index as it goes.
+    pub fn scan_and_index(&self, chain: Chain, probe: bool) -> Result<(scan::Scan, SegmentIndex)> {
+        scan_and_index(self.map.published(), &self.header, &self.path, chain, probe, Decode::Session)
     }
 
     /// As `scan_and_index`, decoding every body in full on the way (for `verify`).
-    pub fn scan_and_decode(&self) -> Result<(scan::Scan, SegmentIndex)> {
-        scan_and_index(self.map.published(), &self.header, &self.path, Decode::Full)
+    pub fn scan_and_decode(&self, chain: Chain) -> Result<(scan::Scan, SegmentIndex)> {
+        scan_and_index(self.map.published(), &self.header, &self.path, chain, true, Decode::Full)
     }
 
     /// Reads this sealed segment's index file (size-bounded) and checks it against the
     /// segment, which holds seqs up to `next_seq - 1`; says why it cannot be used.
     pub fn load_index_file(&self, next_seq: u64) -> std::result::Result<SegmentIndex, String> {
-        let bytes = crate::io_util::read_bounded(&self.index_path(), crate::limits::INDEX_FILE_BYTES_MAX)
+        let bytes = self
+            .disk
+            .read_bounded(&self.index_path(), crate::limits::INDEX_FILE_BYTES_MAX)
             .map_err(|e| format!("cannot read: {e}"))?;
         let index = crate::index::file::decode(&bytes, self.index_key()).map_err(|r| r.0)?;
         self.check_index(&index, next_seq)?;
@@ -165,31 +193,50 @@ impl Segment {
     }
 
     /// Checks that `index` describes this sealed segment, which holds seqs up to
-    /// `next_seq - 1`. Reads still check every frame; this only decides whether to trust
-    /// the offsets.
+    /// `next_seq - 1`: its bounds, its last frame, the end of data after it, and the frame
+    /// at every sparse entry. Reads still check every frame; this only decides whether to
+    /// trust the offsets.
     pub fn check_index(&self, index: &SegmentIndex, next_seq: u64) -> std::result::Result<(), String> {
-        if index.base_seq != self.header.base_seq {
-            return Err(format!("base seq {} != segment's {}", index.base_seq, self.header.base_seq));
-        }
-        if index.next_seq() != next_seq {
-            return Err(format!("ends at seq {} but the segment ends at {}", index.next_seq(), next_seq));
-        }
-        let data = self.map.published();
-        if index.records > 0 {
-            let at = index.last_frame_at as usize;
-            match frame::decode(data, at, self.header.salt) {
-                Decoded::Frame(f) if f.seq + 1 == next_seq && at + f.len() == index.end as usize => {}
-                _ => return Err(format!("no frame of seq {} at offset {at}", next_seq - 1)),
-            }
-        }
-        match frame::decode(data, index.end as usize, self.header.salt) {
-            Decoded::End => Ok(()),
-            _ => Err(format!("data continues past the indexed end {}", index.end)),
-        }
+        check_index(self.map.published(), &self.header, index, next_seq)
     }
 }
 
-/// Scans a segment's bytes, decoding each body's session to build the index.
+/// `Segment::check_index` on a segment's bytes (formats/index.md, "Validity").
+pub fn check_index(
+    data: &[u8],
+    header: &SegmentHeader,
+    index: &SegmentIndex,
+    next_seq: u64,
+) -> std::result::Result<(), String> {
+    if index.base_seq != header.base_seq {
+        return Err(format!("base seq {} != segment's {}", index.base_seq, header.base_seq));
+    }
+    if index.next_seq() != next_seq {
+        return Err(format!("ends at seq {} but the segment ends at {}", index.next_seq(), next_seq));
+    }
+    let frame = |at: u32| match frame::decode(data, at as usize, header.salt, header.layout()) {
+        Decoded::Frame(f) => Some(f),
+        _ => None,
+    };
+    if index.records > 0 {
+        let at = index.last_frame_at;
+        match frame(at) {
+            Some(f) if f.seq + 1 == next_seq && at as usize + f.len() == index.end as usize => {}
+            _ => return Err(format!("no frame of seq {} at offset {at}", next_seq - 1)),
+        }
+    }
+    for (k, e) in index.sparse().iter().enumerate() {
+        let seq = index.base_seq + k as u64 * crate::index::SPARSE_EVERY;
+        if frame(e.offset).is_none_or(|f| f.seq != seq || f.ts_ns != e.ts_ns) {
+            return Err(format!("sparse entry {k} points at no frame of seq {seq} (offset {})", e.offset));
+        }
+    }
+    match frame::decode(data, index.end as usize, header.salt, header.layout()) {
+        Decoded::End => Ok(()),
+        _ => Err(format!("data continues past the indexed end {}", index.end)),
+    }
+}
+
 /// How much of each body a scan decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decode {
@@ -199,16 +246,20 @@ pub enum Decode {
     Full,
 }
 
-/// Scans a segment's bytes, decoding each body (as `decode` says) to build the index.
+/// Scans a segment's bytes along `chain`, decoding each body (as `decode` says) to build
+/// the index. A frame whose CRC is valid but whose body does not decode is damage: the scan
+/// fails with its location.
 pub fn scan_and_index(
     data: &[u8],
     header: &SegmentHeader,
     path: &Path,
+    chain: Chain,
+    probe: bool,
     decode: Decode,
 ) -> Result<(scan::Scan, SegmentIndex)> {
     let mut index = SegmentIndex::new(header.base_seq, offset32(header::HEADER_BYTES));
     let mut bad = None;
-    let s = scan::scan(data, header.salt, header.base_seq, |f, at| {
+    let s = scan::scan(data, header.salt, header.layout(), chain, probe, |f, at| {
         let mut note = |session: &str| index.note(f.ts_ns, offset32(at), offset32(f.len()), session);
         let decoded = match decode {
             Decode::Session => codec::decode_session(f.body).map(&mut note),

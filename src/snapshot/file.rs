@@ -7,21 +7,34 @@ use crate::limits::STATE_BYTES_MAX;
 
 const MAGIC: &[u8; 8] = b"WFSNAPSH";
 /// Snapshot format version this build writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
+const PAYLOAD_CRC_AT: usize = 12;
 const STORE_ID_AT: usize = 16;
 const SEQ_AT: usize = 24;
 const STATE_LEN_AT: usize = 32;
-const PAYLOAD_LEN_AT: usize = 40;
-const PAYLOAD_CRC_AT: usize = 48;
+const PAYLOAD_LEN_AT: usize = 36;
+const BIND_SALT_AT: usize = 40;
+const BIND_CRC_AT: usize = 48;
 /// Bytes before the compressed payload: header and state hash.
 pub const PREFIX_BYTES: usize = HEADER_BYTES + 32;
 const ZSTD_LEVEL: i32 = 3;
+
+/// What a snapshot is bound to: the frame of its seq (formats/snapshot.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    /// The salt of the segment holding that frame.
+    pub salt: u64,
+    /// That frame's CRC field.
+    pub crc: u32,
+}
 
 /// A decoded snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The last seq the state covers.
     pub seq: u64,
+    /// The frame of `seq` the state was taken after.
+    pub bind: Binding,
     /// SHA-256 of `state`, as the state module computes it.
     pub state_hash: [u8; 32],
     /// The state's canonical bytes (`codec::encode_state`).
@@ -30,16 +43,21 @@ pub struct Snapshot {
 
 /// Encodes a snapshot of `state` (canonical state bytes) for store `store_id`.
 pub fn encode(store_id: u64, snap: &Snapshot) -> std::io::Result<Vec<u8>> {
+    let too_big = |what| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what} over 4 GiB"));
+    let state_len = u32::try_from(snap.state.len()).map_err(|_| too_big("state"))?;
     let payload = zstd::bulk::compress(&snap.state, ZSTD_LEVEL)?;
+    let payload_len = u32::try_from(payload.len()).map_err(|_| too_big("payload"))?;
     let mut crc = crc32fast::Hasher::new();
     crc.update(&snap.state_hash);
     crc.update(&payload);
     let mut h = HeaderBuf::new(MAGIC, VERSION);
     h.put_u64(STORE_ID_AT, store_id)
         .put_u64(SEQ_AT, snap.seq)
-        .put_u64(STATE_LEN_AT, snap.state.len() as u64)
-        .put_u64(PAYLOAD_LEN_AT, payload.len() as u64)
-        .put_u32(PAYLOAD_CRC_AT, crc.finalize());
+        .put_u32(STATE_LEN_AT, state_len)
+        .put_u32(PAYLOAD_LEN_AT, payload_len)
+        .put_u32(PAYLOAD_CRC_AT, crc.finalize())
+        .put_u64(BIND_SALT_AT, snap.bind.salt)
+        .put_u32(BIND_CRC_AT, snap.bind.crc);
     let mut out = Vec::with_capacity(PREFIX_BYTES + payload.len());
     out.extend_from_slice(&h.finish());
     out.extend_from_slice(&snap.state_hash);
@@ -58,6 +76,8 @@ pub struct SnapshotHeader {
     pub payload_len: u64,
     /// CRC-32 of the state hash and the payload.
     pub payload_crc: u32,
+    /// The frame it is bound to.
+    pub bind: Binding,
 }
 
 /// Checks the header and that the file belongs to `store_id`.
@@ -66,11 +86,15 @@ pub fn decode_header(bytes: &[u8], store_id: u64) -> Result<SnapshotHeader, Stri
     if h.u64(STORE_ID_AT) != store_id {
         return Err(format!("snapshot of another store (id {:#x})", h.u64(STORE_ID_AT)));
     }
+    if h.u64(SEQ_AT) == 0 || h.u64(SEQ_AT) > crate::limits::SEQ_MAX {
+        return Err(format!("seq {} out of range", h.u64(SEQ_AT)));
+    }
     Ok(SnapshotHeader {
         seq: h.u64(SEQ_AT),
-        state_len: h.u64(STATE_LEN_AT),
-        payload_len: h.u64(PAYLOAD_LEN_AT),
+        state_len: u64::from(h.u32(STATE_LEN_AT)),
+        payload_len: u64::from(h.u32(PAYLOAD_LEN_AT)),
         payload_crc: h.u32(PAYLOAD_CRC_AT),
+        bind: Binding { salt: h.u64(BIND_SALT_AT), crc: h.u32(BIND_CRC_AT) },
     })
 }
 
@@ -108,7 +132,7 @@ pub fn decode(bytes: &[u8], store_id: u64) -> Result<Snapshot, String> {
     }
     let mut state_hash = [0u8; 32];
     state_hash.copy_from_slice(hash);
-    Ok(Snapshot { seq: header.seq, state_hash, state })
+    Ok(Snapshot { seq: header.seq, bind: header.bind, state_hash, state })
 }
 
 #[cfg(test)]
@@ -117,7 +141,12 @@ mod tests {
     use super::*;
 
     fn sample() -> Snapshot {
-        Snapshot { seq: 42, state_hash: [7; 32], state: b"some state bytes".repeat(50) }
+        Snapshot {
+            seq: 42,
+            bind: Binding { salt: 5, crc: 6 },
+            state_hash: [7; 32],
+            state: b"some state bytes".repeat(50),
+        }
     }
 
     #[test]
@@ -145,7 +174,7 @@ mod tests {
     fn foreign_and_bomb_are_rejected() {
         let bytes = encode(9, &sample()).unwrap();
         assert!(decode(&bytes, 10).unwrap_err().contains("another store"));
-        let bomb = Snapshot { seq: 1, state_hash: [0; 32], state: vec![0; STATE_BYTES_MAX + 1] };
+        let bomb = Snapshot { state: vec![0; STATE_BYTES_MAX + 1], ..sample() };
         let bytes = encode(9, &bomb).unwrap();
         assert!(decode(&bytes, 9).unwrap_err().contains("limit"));
     }

@@ -4,15 +4,16 @@
 //!
 //! A snapshot is published atomically (temp file, fsync, rename, fsync of the directory);
 //! the newest `keep` are kept. Which one to trust is decided by the caller, who also checks
-//! the state's hash and that the snapshot is not ahead of the log.
+//! the state's hash and that the snapshot still binds to the log.
 
 pub mod file;
 
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+use crate::disk::{self, Disk};
 use crate::error::{Error, IoContext, Result};
-use crate::io_util::{self, TMP_SUFFIX};
 
 /// The snapshot directory inside a store.
 pub const SNAPSHOT_DIR: &str = "snapshots";
@@ -43,7 +44,8 @@ fn parse_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The snapshots of the store in `store_dir`, oldest first.
+/// The snapshots of the store in `store_dir`, oldest first. A snapshot name that is not a
+/// regular file is refused.
 pub fn list(store_dir: &Path) -> Result<Vec<SnapshotInfo>> {
     let dir = store_dir.join(SNAPSHOT_DIR);
     let entries = match fs::read_dir(&dir) {
@@ -55,52 +57,54 @@ pub fn list(store_dir: &Path) -> Result<Vec<SnapshotInfo>> {
     for entry in entries {
         let entry = entry.ctx("list", &dir)?;
         let Some(seq) = entry.file_name().to_str().and_then(parse_name) else { continue };
-        let bytes = entry.metadata().ctx("stat", &entry.path())?.len();
-        out.push(SnapshotInfo { seq, path: entry.path(), bytes });
+        let path = entry.path();
+        disk::check_regular(&path)?;
+        let bytes = entry.metadata().ctx("stat", &path)?.len();
+        out.push(SnapshotInfo { seq, path, bytes });
     }
     out.sort_by_key(|s| s.seq);
     Ok(out)
 }
 
-/// Removes temp files a crash left in the snapshot directory; returns them.
-pub fn remove_temps(store_dir: &Path) -> Result<Vec<PathBuf>> {
-    let dir = store_dir.join(SNAPSHOT_DIR);
-    let Ok(entries) = fs::read_dir(&dir) else { return Ok(Vec::new()) };
-    let mut removed = Vec::new();
-    for entry in entries {
-        let path = entry.ctx("list", &dir)?.path();
-        if path.to_str().is_some_and(|p| p.ends_with(TMP_SUFFIX)) {
-            fs::remove_file(&path).ctx("remove", &path)?;
-            removed.push(path);
-        }
-    }
-    Ok(removed)
+/// The header of a snapshot file, read without the rest: its seq is durable evidence even
+/// when its payload is damaged.
+pub fn read_header(
+    disk: &Disk,
+    path: &Path,
+    store_id: u64,
+) -> std::result::Result<file::SnapshotHeader, String> {
+    let mut buf = Vec::with_capacity(64);
+    let f = disk.open(path).map_err(|e| e.to_string())?;
+    f.take(64).read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    file::decode_header(&buf, store_id)
 }
 
 /// Publishes a snapshot atomically; returns where it is.
-pub fn publish(store_dir: &Path, store_id: u64, snap: &file::Snapshot) -> Result<SnapshotInfo> {
+pub fn publish(disk: &Disk, store_dir: &Path, store_id: u64, snap: &file::Snapshot) -> Result<SnapshotInfo> {
     let dir = store_dir.join(SNAPSHOT_DIR);
     if !dir.exists() {
-        fs::create_dir(&dir).ctx("create directory", &dir)?;
-        io_util::sync_dir(store_dir)?;
+        disk.create_dir(&dir)?;
     }
     let bytes = file::encode(store_id, snap).ctx("compress snapshot", &dir)?;
     let name = file_name(snap.seq);
-    io_util::write_atomic(&dir, &name, &bytes)?;
+    disk.write_atomic(&dir, &name, &bytes)?;
     Ok(SnapshotInfo { seq: snap.seq, path: dir.join(name), bytes: bytes.len() as u64 })
 }
 
+/// Removes snapshot files and makes that durable; returns them.
+pub fn remove(disk: &Disk, store_dir: &Path, snaps: &[SnapshotInfo]) -> Result<Vec<PathBuf>> {
+    for s in snaps {
+        disk.remove(&s.path)?;
+    }
+    if !snaps.is_empty() {
+        disk.sync_dir(&store_dir.join(SNAPSHOT_DIR))?;
+    }
+    Ok(snaps.iter().map(|s| s.path.clone()).collect())
+}
+
 /// Removes all but the newest `keep` snapshots; returns the removed files.
-pub fn prune(store_dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+pub fn prune(disk: &Disk, store_dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
     let all = list(store_dir)?;
     let excess = all.len().saturating_sub(keep.max(1));
-    let mut removed = Vec::new();
-    for s in &all[..excess] {
-        fs::remove_file(&s.path).ctx("remove", &s.path)?;
-        removed.push(s.path.clone());
-    }
-    if !removed.is_empty() {
-        io_util::sync_dir(&store_dir.join(SNAPSHOT_DIR))?;
-    }
-    Ok(removed)
+    remove(disk, store_dir, &all[..excess])
 }

@@ -246,13 +246,14 @@ impl Threads {
     }
 
     /// Closes the queue to new submissions, lets the threads finish every queued one, and
-    /// joins them.
-    pub fn stop(self) {
+    /// joins them; a thread that panicked is an error.
+    pub fn stop(self) -> Result<()> {
         *self.pipeline.open.write() = false;
         // Room is guaranteed eventually: the writer thread keeps draining.
         let _ = self.pipeline.tx.send(Message::Stop);
-        let _ = self.writer.join();
-        let _ = self.committer.join();
+        let writer = self.writer.join().map_err(|_| Error::ThreadPanicked { thread: "writer" });
+        let committer = self.committer.join().map_err(|_| Error::ThreadPanicked { thread: "commit" });
+        writer.and(committer)
     }
 }
 
@@ -294,7 +295,7 @@ fn run_writer(
 /// Appends `jobs` in order under one lock; answers those that need no sync and hands the
 /// others to the committer.
 fn append_group(shared: &Shared, writer: &Mutex<Writer>, jobs: &mut Vec<Job>, commits: &Sender<Group>) {
-    let always = shared.durability == Durability::Always;
+    let always = shared.durable.policy() == Durability::Always;
     let mut group = Group { last: 0, replies: Vec::new() };
     let mut w = writer.lock();
     for job in jobs.drain(..) {
@@ -330,7 +331,7 @@ fn run_committer(shared: &Shared, groups: &Receiver<Group>) {
             for (reply, range) in group.replies {
                 reply.send(match &synced {
                     Ok(()) => Ok(range),
-                    Err(_) => Err(shared.poison_error()),
+                    Err(_) => Err(shared.durable.error()),
                 });
             }
         }

@@ -75,7 +75,7 @@ impl Store {
             frames.pending.push_back(entry);
             // Under `None` it is durable already; otherwise a sync may have just passed it.
             frames.settle(self.shared.durable_seq(), &self.shared.metrics);
-            let tell = self.shared.durability != Durability::None && frames.note_deadline(deadline);
+            let tell = self.shared.durable.policy() != Durability::None && frames.note_deadline(deadline);
             (seqs, tell)
         };
         if let (true, Some(hk)) = (tell_syncer, &self.housekeeper) {

@@ -1,7 +1,8 @@
 //! The background threads that keep work off the append path. One prepares: it creates
-//! and prefaults the next segment. The other syncs: the periodic `msync` and sealing a full
-//! segment (sync, then write its index). They are apart so that a slow disk flush never
-//! delays the next segment.
+//! and prefaults the next segment. The other syncs: the periodic `msync`, sealing a full
+//! segment (sync, then write its index), and recording the high-water mark in `STORE`.
+//! They are apart so that a slow disk flush never delays the next segment. Once the store
+//! is poisoned, the syncer syncs, seals and records nothing more.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -9,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::open::{self, Prepared};
+use super::durability::{EVIDENCE_INTERVAL, PoisonCause};
+use super::prepare::{self, Prepared};
 use super::{Shared, frames};
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::index::file as index_file;
-use crate::io_util;
 use crate::segment::Segment;
 
 /// Page size the periodic sync rounds down to (4 KiB; a larger real page only means more
@@ -64,13 +65,17 @@ impl Housekeeper {
         Ok(Housekeeper { prepare, sync, threads: vec![preparer, syncer] })
     }
 
-    /// Finishes queued work and joins the threads.
-    pub fn stop(self) {
+    /// Finishes queued work and joins the threads; a thread that panicked is an error.
+    pub fn stop(self) -> Result<()> {
         drop(self.prepare);
         drop(self.sync);
-        for t in self.threads {
-            let _ = t.join();
+        let mut result = Ok(());
+        for (t, name) in self.threads.into_iter().zip(["prepare", "sync"]) {
+            if t.join().is_err() {
+                result = Err(Error::ThreadPanicked { thread: name });
+            }
         }
+        result
     }
 }
 
@@ -86,7 +91,7 @@ fn run_preparer(shared: &Shared, jobs: &Receiver<PrepareJob>, prepared: &Sender<
     for job in jobs {
         match job {
             PrepareJob::Segment(no) => {
-                let _ = prepared.send(open::prepare(&shared.dir, &shared.meta, no, true));
+                let _ = prepared.send(prepare::prepare(&shared.disk, &shared.dir, &shared.meta, no, true));
             }
             PrepareJob::Prefault(seg) => seg.map.prefault(seg.map.end()),
         }
@@ -101,7 +106,9 @@ fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, period: Option<Duration
     let mut frame_due: Option<Instant> = None;
     let mut sync_cost = Duration::ZERO;
     loop {
-        let wake = [period.map(|p| last_sync + p), frame_due].into_iter().flatten().min();
+        // The high-water mark follows the durable seq at its own pace, whatever the policy.
+        let evidence = Instant::now() + EVIDENCE_INTERVAL;
+        let wake = [period.map(|p| last_sync + p), frame_due, Some(evidence)].into_iter().flatten().min();
         let job = match wake {
             Some(t) => jobs.recv_deadline(t),
             None => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -128,6 +135,8 @@ fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, period: Option<Duration
             periodic_sync(shared, &mut last_end);
             last_sync = Instant::now();
         }
+        // A failure poisons the store; every later write reports it.
+        let _ = shared.durable.record_evidence(&shared.disk, false);
     }
 }
 
@@ -135,6 +144,9 @@ fn run_syncer(shared: &Shared, jobs: &Receiver<SyncJob>, period: Option<Duration
 /// next write wait for the disk, so only whole pages are synced, and the rest once the
 /// writer is idle (its end has not moved since the last tick).
 fn periodic_sync(shared: &Shared, last_end: &mut usize) {
+    if shared.durable.is_poisoned() {
+        return;
+    }
     // Seq first, then segment and end: the end read covers the frame of `last`.
     let last = shared.last_seq();
     let active = shared.active();
@@ -142,11 +154,11 @@ fn periodic_sync(shared: &Shared, last_end: &mut usize) {
     let upto = if end == *last_end { end } else { end & !(PAGE_BYTES - 1) };
     *last_end = end;
     if let Err(e) = active.sync_to(upto) {
-        shared.poison(format!("periodic msync of {}: {e}", active.path.display()));
+        shared.durable.poison(cause("periodic msync", &active, &e));
         return;
     }
     // Only if every earlier segment is durable (sealing may still be queued).
-    if shared.durable.load(std::sync::atomic::Ordering::Acquire) + 1 < active.header.base_seq {
+    if shared.durable.durable() + 1 < active.header.base_seq {
         return;
     }
     let durable = if upto == end && last >= active.header.base_seq {
@@ -164,6 +176,9 @@ fn periodic_sync(shared: &Shared, last_end: &mut usize) {
 /// flush cleans pages no longer mapped in this process: no TLB shootdown interrupts the
 /// writer for each page written back.
 fn seal(shared: &Shared, seg: Arc<Segment>) {
+    if shared.durable.is_poisoned() {
+        return;
+    }
     let ro = seg.reopen_read_only();
     let seg = match ro {
         Ok(ro) => {
@@ -176,7 +191,7 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
         }
     };
     if let Err(e) = seg.sync_file() {
-        shared.poison(format!("fdatasync of sealed segment {}: {e}", seg.path.display()));
+        shared.durable.poison(cause("fdatasync of sealed segment", &seg, &e));
         return;
     }
     if let Some(ix) = seg.index() {
@@ -187,8 +202,17 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
     };
     let path = seg.index_path();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if let Err(e) = io_util::write_atomic(&shared.dir, name, &bytes) {
+    if let Err(e) = shared.disk.write_atomic(&shared.dir, name, &bytes) {
         // The index is derivable from the log: a missing one is rebuilt on the next open.
         shared.warn(format!("writing index {name}: {e}"));
     }
+}
+
+/// The poison cause of a failed sync of `seg`.
+fn cause(op: &str, seg: &Segment, e: &Error) -> PoisonCause {
+    let error = match e {
+        Error::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    PoisonCause { op: op.into(), path: seg.path.clone(), error }
 }

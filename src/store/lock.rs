@@ -20,6 +20,10 @@ impl WriterLock {
     /// Takes the lock, or says who holds it. Changes no byte unless the lock was won.
     pub fn acquire(dir: &Path) -> Result<Self> {
         let path = dir.join(LOCK_FILE);
+        if path.symlink_metadata().is_ok() {
+            // A FIFO under this name would block the open forever.
+            crate::disk::check_regular(&path)?;
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -45,5 +49,24 @@ impl WriterLock {
         file.seek(SeekFrom::Start(0)).ctx("seek", &path)?;
         file.write_all(me.as_bytes()).ctx("write", &path)?;
         Ok(WriterLock { _file: file })
+    }
+}
+
+/// Whether a writer holds the store in `dir` right now: a shared lock attempt on `LOCK`
+/// fails while one does. Taken and released at once, so a reader never blocks a writer. A
+/// missing or unreadable `LOCK` (a read-only copy of a store) means no writer.
+pub fn writer_live(dir: &Path) -> bool {
+    let path = dir.join(LOCK_FILE);
+    if crate::disk::check_regular(&path).is_err() {
+        return false;
+    }
+    let Ok(file) = File::open(&path) else { return false };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
     }
 }

@@ -1,6 +1,8 @@
 //! The store: a directory of segments with one writer and any number of readers.
 //!
-//! - `open`: recovery on open.
+//! - `recover`: recovery on open (formats/recovery.md).
+//! - `durability`: the durable seq, the sync policy, poison and the high-water mark.
+//! - `prepare`: new segment files, and activating one on a roll.
 //! - `writer`: the append path and segment rolls.
 //! - `read`: reads by seq, seq ranges and sessions.
 //! - `housekeeper`: the background threads (prepare; seal and periodic sync).
@@ -15,13 +17,16 @@
 mod appender;
 #[cfg(feature = "tokio")]
 mod async_api;
+mod batch;
+mod durability;
 mod frames;
 mod housekeeper;
 mod lock;
 mod metrics;
-mod open;
 mod options;
+mod prepare;
 mod read;
+pub(crate) mod recover;
 mod snapshotter;
 mod state;
 mod writer;
@@ -34,21 +39,24 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::disk::Disk;
 use crate::error::{Error, IoContext, Result};
 use crate::event::Event;
 use crate::io_util;
-use crate::limits::{SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN};
-use crate::meta::{STORE_FILE, StoreMeta};
+use crate::limits::{SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN, segment_bytes_ok};
+use crate::meta::{Marks, STORE_FILE, StoreFile, StoreMeta, StoreWriter};
 use crate::segment::Segment;
 pub use appender::{Appender, Pending};
 #[cfg(feature = "tokio")]
 pub use async_api::{AsyncAppender, MAX_LAG_DEFAULT, Subscription};
+pub use batch::Batch;
+pub use durability::PoisonCause;
 pub use frames::FrameCommit;
 pub use lock::LOCK_FILE;
 pub use metrics::Metrics;
-pub use open::{RecoveryReport, TornTail};
 pub use options::{CreateOptions, Durability, OpenOptions, SnapshotPolicy};
 pub use read::{Record, RecordIter, SessionIter};
+pub use recover::{Loss, RecoveryReport, TornTail};
 pub use state::{ReplayTarget, StateRecovery};
 use writer::Writer;
 
@@ -75,18 +83,18 @@ pub struct WriterPause<'a> {
 pub(crate) struct Shared {
     dir: PathBuf,
     meta: StoreMeta,
+    /// The store's format version (1: read-only until `migrate`).
+    version: u16,
+    disk: Disk,
     writable: bool,
     /// Copy-on-write: a reader clones one `Arc`, a roll copies the list.
     segments: RwLock<Arc<Vec<Arc<Segment>>>>,
-    /// Seq of the last published record; 0 when the store is empty.
+    /// Seq of the last committed record; `log_start - 1` when the log is empty.
     last_seq: AtomicU64,
-    /// Seq up to which the log is known to be on disk (`durable_seq` reads it).
-    durable: AtomicU64,
-    durability: Durability,
-    /// Held by the one thread syncing for a group of waiters.
-    sync_lock: Mutex<()>,
-    poisoned: AtomicBool,
-    poison: Mutex<Option<String>>,
+    /// The first seq the log holds.
+    log_start: u64,
+    /// The durable seq, the policy, poison and the high-water mark.
+    durable: durability::Durable,
     warnings: Mutex<Vec<String>>,
     frames: Mutex<frames::Frames>,
     /// Every histogram but `append`, which the writer keeps under its own lock.
@@ -125,15 +133,17 @@ pub struct Stats {
 }
 
 impl Store {
-    /// Creates a store in `dir`, which must be missing or empty.
+    /// Creates a store in `dir`, which must be missing or empty. A failure removes what it
+    /// made, so it can be run again.
     pub fn create(dir: impl AsRef<Path>, opts: &CreateOptions) -> Result<()> {
         let dir = dir.as_ref();
-        if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&opts.segment_bytes) {
+        if !segment_bytes_ok(opts.segment_bytes) {
             return Err(Error::InvalidOption(format!(
-                "segment size {} is outside {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX} bytes",
+                "segment size {} is not a multiple of 4096 in {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX} bytes",
                 opts.segment_bytes
             )));
         }
+        let made_dir = !dir.exists();
         fs::create_dir_all(dir).ctx("create directory", dir)?;
         if fs::read_dir(dir).ctx("list", dir)?.next().is_some() {
             let why = if dir.join(STORE_FILE).exists() {
@@ -149,32 +159,51 @@ impl Store {
             keep_content: opts.keep_content,
             created_ns: io_util::now_ns(),
         };
-        fs::File::create(dir.join(LOCK_FILE)).ctx("create", &dir.join(LOCK_FILE))?;
-        let (seg, _) = open::create_segment(dir, &meta, 1, 1)?;
-        seg.sync_published().ctx("msync", &seg.path)?;
-        // The STORE file goes last: a directory without it is not a store yet.
-        meta.save(dir)
+        let made = create_files(&opts.disk, dir, &meta);
+        if made.is_err() {
+            // The directory was empty: everything in it now is ours.
+            if let Ok(entries) = fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+            if made_dir {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+        made
     }
 
     /// Opens a store, recovering it: see `RecoveryReport` for what was cut or repaired.
     pub fn open(dir: impl AsRef<Path>, opts: &OpenOptions) -> Result<Store> {
         let dir = dir.as_ref().to_owned();
-        let meta = StoreMeta::load(&dir)?;
+        let disk = opts.disk.clone();
+        let file = StoreFile::load(&disk, &dir)?;
         let writable = !opts.read_only;
+        if writable && file.version != crate::meta::VERSION {
+            return Err(Error::NeedsMigration { path: dir, version: file.version });
+        }
         let lock = if writable { Some(lock::WriterLock::acquire(&dir)?) } else { None };
-        let rec = open::recover(&dir, &meta, writable)?;
+        let writer_live = !writable && lock::writer_live(&dir);
+        let mut store_writer = if writable { Some(StoreWriter::open(&disk, &dir, &file)?) } else { None };
+        let cx = recover::Context { disk: &disk, dir: &dir, store: &file, writable, writer_live };
+        let rec = recover::recover(&cx, store_writer.as_mut())?;
+        let committed = rec.next_seq - 1;
         let shared = Arc::new(Shared {
             dir,
-            meta,
+            meta: file.meta,
+            version: file.version,
+            disk,
             writable,
-            last_seq: AtomicU64::new(rec.next_seq - 1),
-            // A writable open syncs what recovery kept; a reader does not know.
-            durable: AtomicU64::new(if writable { rec.next_seq - 1 } else { 0 }),
-            durability: opts.durability,
-            sync_lock: Mutex::new(()),
+            last_seq: AtomicU64::new(committed),
+            log_start: file.marks.log_start,
+            // A writable open synced what recovery kept; a reader does not know.
+            durable: durability::Durable::new(
+                opts.durability,
+                if writable { committed } else { 0 },
+                store_writer,
+            ),
             segments: RwLock::new(Arc::new(rec.segments)),
-            poisoned: AtomicBool::new(false),
-            poison: Mutex::new(None),
             warnings: Mutex::new(Vec::new()),
             frames: Mutex::new(frames::Frames::default()),
             metrics: Mutex::new(Metrics::new()?),
@@ -196,12 +225,8 @@ impl Store {
             _lock: lock,
         };
         if writable {
-            // After a crash, what recovery kept may be in the page cache only: make it
-            // durable before anything (a snapshot, say) relies on it. Only the last two
-            // segments can be unsynced: earlier ones were synced when sealed.
-            for seg in shared.segments.read().iter().rev().take(2) {
-                seg.sync_file()?;
-            }
+            let removed = state::remove_unbound_snapshots(&store.shared)?;
+            store.report.removed_snapshots.extend(removed);
             let (prep_tx, prep_rx) = crossbeam_channel::bounded(1);
             let period = match opts.durability {
                 Durability::Periodic(p) => Some(p),
@@ -211,10 +236,9 @@ impl Store {
             let token = rec.token.ok_or(Error::ReadOnly)?;
             let (prepare, sync) = (hk.prepare.clone(), hk.sync.clone());
             let latency = metrics::histogram()?;
-            let writer = Writer::new(shared, token, rec.next_seq, prepare, sync, prep_rx, latency);
+            let writer = Writer::new(shared, token, rec.next_seq, rec.spare, prepare, sync, prep_rx, latency);
             store.writer = Some(Arc::new(Mutex::new(writer)));
             store.housekeeper = Some(hk);
-            store.report.removed_temp_files.extend(crate::snapshot::remove_temps(&store.shared.dir)?);
             if let Some(policy) = opts.snapshots {
                 store.snapshotter = Some(snapshotter::Snapshotter::spawn(&store.shared, policy)?);
             }
@@ -232,7 +256,9 @@ impl Store {
         self.append_batch(std::slice::from_ref(event)).map(|r| r.start)
     }
 
-    /// Appends events with consecutive seqs; returns their seq range.
+    /// Appends events with consecutive seqs as one batch; returns their seq range. The
+    /// batch is atomic: after an error, a crash or a power loss, either all of it is in the
+    /// log or none of it is.
     ///
     /// With `Durability::Always` it returns once the batch is on disk. The sync happens after
     /// the writer lock is released, and one sync serves every producer waiting at the time
@@ -245,7 +271,7 @@ impl Store {
             w.record_append(start);
             range?
         };
-        if self.shared.durability == Durability::Always && !range.is_empty() {
+        if self.shared.durable.policy() == Durability::Always && !range.is_empty() {
             self.shared.sync_through(range.end - 1)?;
         }
         Ok(range)
@@ -255,6 +281,18 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.writer()?;
         self.shared.sync_through(self.last_seq())
+    }
+
+    /// The last seq known to be on disk (synced), whatever the durability policy: what a
+    /// power loss cannot take. Only a writer knows it; a read-only handle says 0.
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.durable.durable()
+    }
+
+    /// The store's format version: 2, or 1 for a store that must be migrated (it opens
+    /// read-only).
+    pub fn format_version(&self) -> u16 {
+        self.shared.version
     }
 
     /// A handle for appending from any thread through the bounded queue (see
@@ -295,7 +333,7 @@ impl Store {
 
     /// Seq of the first event, 0 when the store is empty.
     pub fn first_seq(&self) -> u64 {
-        let first = self.shared.segments.read().first().map_or(1, |s| s.header.base_seq);
+        let first = self.shared.log_start;
         if self.last_seq() >= first { first } else { 0 }
     }
 
@@ -331,8 +369,8 @@ impl Store {
         let (mut data_bytes, mut disk_bytes) = (0u64, 0u64);
         for (i, seg) in segments.iter().enumerate() {
             let ix = read::index_of(&self.shared, &segments, i)?;
-            data_bytes += u64::from(ix.end) - crate::segment::header::HEADER_BYTES as u64;
-            disk_bytes += seg.map.len() as u64;
+            data_bytes += (seg.end() - crate::segment::header::HEADER_BYTES) as u64;
+            disk_bytes += self.shared.meta.segment_bytes;
             sessions.extend(ix.sessions().into_iter().map(str::to_owned));
         }
         let last_seq = self.last_seq();
@@ -357,23 +395,26 @@ impl Store {
     }
 
     fn shutdown(&mut self) -> Result<()> {
+        let mut result = Ok(());
         // Drain the queue first: every submission taken before the close is appended.
         if let Some(threads) = self.pipeline.lock().take() {
-            threads.stop();
+            result = threads.stop();
         }
-        let result = match self.writer.take() {
-            Some(_) if !self.shared.poisoned.load(Ordering::Acquire) => {
-                self.shared.sync_through(self.shared.last_seq())
-            }
-            _ => Ok(()),
-        };
+        if self.writer.take().is_some() && !self.shared.durable.is_poisoned() {
+            result = result.and(self.shared.sync_through(self.shared.last_seq()));
+        }
         // Everything is durable now: the snapshotter catches up and takes a final snapshot.
         if let Some(s) = self.snapshotter.take() {
-            s.stop();
+            result = result.and(s.stop());
         }
         // The writer (dropped above) held the other ends of the job channels.
         if let Some(hk) = self.housekeeper.take() {
-            hk.stop();
+            result = result.and(hk.stop());
+        }
+        if self.shared.writable && !self.shared.durable.is_poisoned() {
+            // The log is durable through its last seq: record it, so that damage to its
+            // tail can never pass for a torn write.
+            result = result.and(self.shared.durable.record_evidence(&self.shared.disk, true));
         }
         self.shared.closed.store(true, Ordering::Release);
         self.shared.wake_listeners();
@@ -413,12 +454,9 @@ impl Shared {
     }
 
     /// The seq up to which the log is on disk as the durability policy promises: with
-    /// `None`, what survives a process crash (everything published).
+    /// `None`, what survives a process crash (everything committed).
     pub(crate) fn durable_seq(&self) -> u64 {
-        match self.durability {
-            Durability::None => self.last_seq.load(Ordering::Acquire),
-            _ => self.durable.load(Ordering::Acquire),
-        }
+        self.durable.promised(self.last_seq())
     }
 
     /// Returns once the log is on disk up to `target`. Group commit: the first waiter syncs
@@ -426,51 +464,25 @@ impl Shared {
     /// that one sync has usually covered them too. A failed sync poisons the store and
     /// fails every waiter; it is never retried and reported as success.
     fn sync_through(&self, target: u64) -> Result<()> {
-        if self.durable.load(Ordering::Acquire) >= target {
+        if self.durable.durable() >= target {
             return self.check_writable();
         }
         let start = std::time::Instant::now();
-        let result = self.sync_through_locked(target);
-        metrics::record(&mut self.metrics.lock().commit, metrics::elapsed_ns(start));
-        result
-    }
-
-    fn sync_through_locked(&self, target: u64) -> Result<()> {
-        let _syncing = self.sync_lock.lock();
-        self.check_writable()?;
-        if self.durable.load(Ordering::Acquire) >= target {
-            return Ok(());
-        }
         // Seq first, then the segments and their ends: the ends cover the frame of `last`.
-        let last = self.last_seq();
-        let segments = Arc::clone(&self.segments.read());
-        if let Err(e) = self.sync_segments(&segments) {
-            let msg = format!("sync: {e}");
-            self.poison(msg.clone());
-            return Err(Error::Poisoned(msg));
+        let result =
+            self.durable.sync_through(target, || (self.last_seq(), Arc::clone(&self.segments.read())));
+        metrics::record(&mut self.metrics.lock().commit, metrics::elapsed_ns(start));
+        if let Ok(true) = result {
+            self.settle_frames();
         }
-        self.mark_durable(last);
-        Ok(())
+        result.map(drop)
     }
 
-    /// Syncs the active segment, and any the writer has left that the syncer has not
-    /// finished sealing (a barrier must not wait for its queue).
-    fn sync_segments(&self, segments: &[Arc<Segment>]) -> Result<()> {
-        let Some((active, left)) = segments.split_last() else { return Ok(()) };
-        let durable = self.durable.load(Ordering::Acquire);
-        if durable + 1 < active.header.base_seq {
-            for seg in
-                left.iter().rev().take_while(|s| s.index().is_none_or(|ix| ix.next_seq() > durable + 1))
-            {
-                seg.sync_file()?;
-            }
-        }
-        active.sync_published().ctx("msync", &active.path)
-    }
-
+    /// Records that a sync made the log durable through `seq` (ignored once poisoned).
     fn mark_durable(&self, seq: u64) {
-        self.durable.fetch_max(seq, Ordering::AcqRel);
-        self.settle_frames();
+        if self.durable.mark(seq) {
+            self.settle_frames();
+        }
     }
 
     fn set_last_seq(&self, seq: u64) {
@@ -492,23 +504,19 @@ impl Shared {
     }
 
     fn check_writable(&self) -> Result<()> {
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(self.poison_error());
-        }
-        Ok(())
-    }
-
-    /// The error every write gets once the store is poisoned.
-    fn poison_error(&self) -> Error {
-        Error::Poisoned(self.poison.lock().clone().unwrap_or_default())
-    }
-
-    fn poison(&self, why: String) {
-        self.poison.lock().get_or_insert(why);
-        self.poisoned.store(true, Ordering::Release);
+        self.durable.check()
     }
 
     fn warn(&self, what: String) {
         self.warnings.lock().push(what);
     }
+}
+
+/// Writes a new store's files: `LOCK`, the first segment (header synced), then `STORE` last,
+/// so a directory without `STORE` is not a store.
+fn create_files(disk: &Disk, dir: &Path, meta: &StoreMeta) -> Result<()> {
+    let lock = dir.join(LOCK_FILE);
+    disk.create_new(&lock)?;
+    prepare::create_segment(disk, dir, meta, 1, 1)?;
+    StoreFile::publish(disk, dir, meta, Marks::default(), 1)
 }

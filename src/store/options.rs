@@ -50,6 +50,9 @@ pub struct OpenOptions {
     /// Submissions the appender queue holds before `Appender::append` waits and
     /// `Appender::try_append` fails with `Error::QueueFull`.
     pub queue_capacity: usize,
+    /// The file-system seam (fault injection in tests). Not for applications.
+    #[doc(hidden)]
+    pub disk: crate::disk::Disk,
 }
 
 impl Default for OpenOptions {
@@ -59,6 +62,7 @@ impl Default for OpenOptions {
             read_only: false,
             snapshots: Some(SnapshotPolicy::default()),
             queue_capacity: 4096,
+            disk: crate::disk::Disk::default(),
         }
     }
 }
@@ -77,10 +81,17 @@ pub struct CreateOptions {
     pub segment_bytes: u64,
     /// Keep prompt and output text (`content` fields); otherwise only their hashes are kept.
     pub keep_content: bool,
+    /// The file-system seam (fault injection in tests). Not for applications.
+    #[doc(hidden)]
+    pub disk: crate::disk::Disk,
 }
 
 impl Default for CreateOptions {
     fn default() -> Self {
-        CreateOptions { segment_bytes: crate::limits::SEGMENT_BYTES_DEFAULT, keep_content: false }
+        CreateOptions {
+            segment_bytes: crate::limits::SEGMENT_BYTES_DEFAULT,
+            keep_content: false,
+            disk: crate::disk::Disk::default(),
+        }
     }
 }

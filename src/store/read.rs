@@ -12,9 +12,9 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::index::SegmentIndex;
 use crate::index::file as index_file;
-use crate::io_util;
 use crate::segment::Segment;
-use crate::segment::scan::Stop;
+use crate::segment::scan::{Chain, Stop};
+use crate::snapshot::file::Binding;
 
 /// A stored event and its seq.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,8 @@ impl Store {
             last_seq: self.last_seq(),
             seg: 0,
             offsets: Vec::new().into_iter(),
+            returned: 0,
+            rebuilt: None,
         }
     }
 
@@ -60,12 +62,30 @@ impl Store {
     }
 }
 
-/// Records with seqs in `range`, clamped to what is published now.
+/// Records with seqs in `range`, clamped to what is committed now.
 pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIter {
     let segments = Arc::clone(&shared.segments.read());
-    let first = segments.first().map_or(1, |s| s.header.base_seq);
     let end = (*range.end()).min(shared.last_seq());
-    RecordIter { shared: Arc::clone(shared), segments, next: (*range.start()).max(first), end, pos: None }
+    RecordIter {
+        shared: Arc::clone(shared),
+        segments,
+        next: (*range.start()).max(shared.log_start),
+        end,
+        pos: None,
+    }
+}
+
+/// What a snapshot of the state after seq `seq` binds to: the salt of the segment holding
+/// its frame and the frame's CRC. `None` when `seq` is not in the log.
+pub(super) fn binding_of(shared: &Arc<Shared>, seq: u64) -> Result<Option<Binding>> {
+    if seq < shared.log_start || seq > shared.last_seq() {
+        return Ok(None);
+    }
+    let it = iter(shared, seq..=seq);
+    let (i, at) = it.seek()?;
+    let seg = &it.segments[i];
+    let f = seg.frame_at(at, seq)?;
+    Ok(Some(Binding { salt: seg.header.salt, crc: f.crc }))
 }
 
 /// Iterator over a seq range.
@@ -111,22 +131,35 @@ impl RecordIter {
         self.segments.get(i).map(|s| s.header.base_seq)
     }
 
-    /// Finds the frame of `self.next` through the sparse index.
+    /// Finds the frame of `self.next` through the sparse index. A frame that is not where
+    /// the index says means the index is wrong: it is rebuilt from the segment, and only if
+    /// the rebuilt one fails too is the segment damaged.
     fn seek(&self) -> Result<(usize, usize)> {
         let i = self.segments.partition_point(|s| s.header.base_seq <= self.next).saturating_sub(1);
-        let seg = &self.segments[i];
-        let ix = index_of(&self.shared, &self.segments, i)?;
-        let Some((mut seq, at)) = ix.seek(self.next) else {
-            return Err(seg.corrupt(0, self.next, "seq missing from its segment's index"));
-        };
-        drop(ix);
-        let mut at = at as usize;
-        while seq < self.next {
-            at += seg.frame_at(at, seq)?.len();
-            seq += 1;
+        let seg = self.segments.get(i).ok_or(Error::Closed)?;
+        let first = seek_in(&*index_of(&self.shared, &self.segments, i)?, seg, self.next);
+        match first {
+            Ok(at) => Ok((i, at)),
+            Err(e) if i + 1 < self.segments.len() => {
+                rebuild_sealed(&self.shared, &self.segments, i, &e.to_string())?;
+                Ok((i, seek_in(&*index_of(&self.shared, &self.segments, i)?, seg, self.next)?))
+            }
+            Err(e) => Err(e),
         }
-        Ok((i, at))
     }
+}
+
+/// The offset of the frame of `seq` in `seg`, through its index.
+fn seek_in(ix: &SegmentIndex, seg: &Segment, seq: u64) -> Result<usize> {
+    let Some((mut at_seq, at)) = ix.seek(seq) else {
+        return Err(seg.corrupt(0, seq, "seq missing from its segment's index"));
+    };
+    let mut at = at as usize;
+    while at_seq < seq {
+        at += seg.frame_at(at, at_seq)?.len();
+        at_seq += 1;
+    }
+    Ok(at)
 }
 
 /// Iterator over one session's records.
@@ -137,6 +170,10 @@ pub struct SessionIter {
     last_seq: u64,
     seg: usize,
     offsets: std::vec::IntoIter<u32>,
+    /// The last seq returned: after an index rebuild, the segment is read again past it.
+    returned: u64,
+    /// The segment whose index was rebuilt during this iteration.
+    rebuilt: Option<usize>,
 }
 
 impl Iterator for SessionIter {
@@ -145,26 +182,35 @@ impl Iterator for SessionIter {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(at) = self.offsets.next() {
-                let item = self.read(at as usize);
-                match item {
-                    Ok(Some(rec)) => return Some(Ok(rec)),
-                    Ok(None) => continue,
-                    Err(e) => {
-                        self.seg = self.segments.len();
-                        self.offsets = Vec::new().into_iter();
-                        return Some(Err(e));
+                match self.read(at as usize) {
+                    Ok(Some(rec)) if rec.seq <= self.returned => continue,
+                    Ok(Some(rec)) => {
+                        self.returned = rec.seq;
+                        return Some(Ok(rec));
                     }
+                    Ok(None) => continue,
+                    // A posting that points at the wrong frame: the index is wrong, not the log.
+                    Err(e) if self.rebuilt != Some(self.seg - 1) && self.seg < self.segments.len() => {
+                        let i = self.seg - 1;
+                        if let Err(e) = rebuild_sealed(&self.shared, &self.segments, i, &e.to_string()) {
+                            return Some(Err(self.stop(e)));
+                        }
+                        self.rebuilt = Some(i);
+                        self.seg = i;
+                        self.offsets = Vec::new().into_iter();
+                    }
+                    Err(e) => return Some(Err(self.stop(e))),
                 }
+                continue;
             }
             if self.seg >= self.segments.len() {
                 return None;
             }
-            match index_of(&self.shared, &self.segments, self.seg) {
-                Ok(ix) => self.offsets = ix.session_offsets(&self.session).to_vec().into_iter(),
-                Err(e) => {
-                    self.seg = self.segments.len();
-                    return Some(Err(e));
-                }
+            let offsets = index_of(&self.shared, &self.segments, self.seg)
+                .map(|ix| ix.session_offsets(&self.session).to_vec());
+            match offsets {
+                Ok(o) => self.offsets = o.into_iter(),
+                Err(e) => return Some(Err(self.stop(e))),
             }
             self.seg += 1;
         }
@@ -172,12 +218,19 @@ impl Iterator for SessionIter {
 }
 
 impl SessionIter {
+    /// Ends the iteration after an error.
+    fn stop(&mut self, e: Error) -> Error {
+        self.seg = self.segments.len();
+        self.offsets = Vec::new().into_iter();
+        e
+    }
+
     /// Reads the frame at `at` in the current segment. The seq is not known in advance, so
     /// it is checked against the segment's range; the CRC is always checked.
     fn read(&self, at: usize) -> Result<Option<Record>> {
         let seg = &self.segments[self.seg - 1];
         let data = seg.map.published();
-        let f = match crate::frame::decode(data, at, seg.header.salt) {
+        let f = match crate::frame::decode(data, at, seg.header.salt, seg.layout()) {
             crate::frame::Decoded::Frame(f) => f,
             // Indexed by the writer but not yet published.
             crate::frame::Decoded::End if at >= data.len() => return Ok(None),
@@ -221,19 +274,28 @@ pub(super) fn index_of<'a>(
     seg.index().ok_or_else(|| seg.corrupt(0, seg.header.base_seq, "index vanished"))
 }
 
+/// Rebuilds sealed segment `i`'s index because it pointed at the wrong place.
+fn rebuild_sealed(shared: &Shared, segments: &[Arc<Segment>], i: usize, why: &str) -> Result<()> {
+    let (Some(seg), Some(next)) = (segments.get(i), segments.get(i + 1)) else { return Ok(()) };
+    let index =
+        rebuild(shared, seg, next.header.base_seq, &format!("it pointed at the wrong frame ({why})"))?;
+    seg.set_index(index);
+    Ok(())
+}
+
 /// Rebuilds a sealed segment's index by scanning it; the scan must find exactly the seqs
 /// the next segment's base implies, ending cleanly.
 fn rebuild(shared: &Shared, seg: &Segment, next_seq: u64, why: &str) -> Result<SegmentIndex> {
-    let (scan, index) = seg.scan_and_index()?;
+    let (scan, index) = seg.scan_and_index(Chain::start(seg.header.base_seq), true)?;
     let expected = next_seq.saturating_sub(seg.header.base_seq);
     if scan.records != expected || !matches!(scan.stop, Stop::Clean) {
         let stop = match scan.stop {
             Stop::Clean => "clean end".to_owned(),
-            Stop::Torn { why, .. } | Stop::Corrupt { why, .. } => why.to_string(),
+            Stop::Break(b) => b.why.to_string(),
         };
         return Err(seg.corrupt(
             scan.end,
-            scan.next_seq(seg.header.base_seq),
+            scan.next_seq(),
             format!("sealed segment holds {} of its {expected} records ({stop})", scan.records),
         ));
     }
@@ -241,8 +303,8 @@ fn rebuild(shared: &Shared, seg: &Segment, next_seq: u64, why: &str) -> Result<S
     shared.warn(format!("rebuilt index {}: {why}", path.display()));
     if shared.writable {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if let Err(e) = io_util::write_atomic(&shared.dir, name, &index_file::encode(seg.index_key(), &index))
-        {
+        let bytes = index_file::encode(seg.index_key(), &index);
+        if let Err(e) = shared.disk.write_atomic(&shared.dir, name, &bytes) {
             shared.warn(format!("writing index {name}: {e}"));
         }
     }

@@ -1,6 +1,7 @@
 //! The snapshotter: a background thread that follows the durable log with its own copy of
 //! the energy state and publishes a snapshot every N events and/or T. An append never
-//! waits for it; a snapshot only ever covers events already on disk.
+//! waits for it; a snapshot only ever covers committed events a sync made durable (under
+//! every policy, `None` too). It stops once the store is poisoned.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -10,7 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::options::SnapshotPolicy;
 use super::{Shared, state};
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::snapshot;
 
 /// How often the thread looks for new durable events.
@@ -35,15 +36,15 @@ impl Snapshotter {
 
     /// Catches up with the (by now durable) log, takes a final snapshot if anything is new,
     /// and joins the thread.
-    pub fn stop(self) {
+    pub fn stop(self) -> Result<()> {
         drop(self.stop);
-        let _ = self.thread.join();
+        self.thread.join().map_err(|_| Error::ThreadPanicked { thread: "snapshot" })
     }
 }
 
 fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, stop: &Receiver<()>) {
     super::housekeeper::lower_priority();
-    let (mut follower, rec) = match state::recover_state(shared, shared.durable_seq()) {
+    let (mut follower, rec) = match state::recover_state(shared, shared.durable.durable()) {
         Ok(s) => s,
         Err(e) => return shared.warn(format!("snapshotter could not recover the state: {e}")),
     };
@@ -52,7 +53,10 @@ fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, stop: &Receiver<()>) {
     let mut last_time = Instant::now();
     loop {
         let stopping = !matches!(stop.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
-        if let Err(e) = state::replay(shared, &mut follower, shared.durable_seq()) {
+        if shared.durable.is_poisoned() {
+            return;
+        }
+        if let Err(e) = state::replay(shared, &mut follower, shared.durable.durable()) {
             return shared.warn(format!("snapshotter stopped: {e}"));
         }
         let new = follower.last_seq - last_snap;
@@ -60,7 +64,9 @@ fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, stop: &Receiver<()>) {
             || (new > 0 && policy.every.is_some_and(|t| last_time.elapsed() >= t))
             || (new > 0 && stopping);
         if due {
-            match state::publish(shared, &follower).and_then(|_| snapshot::prune(&shared.dir, policy.keep)) {
+            let published = state::publish(shared, &follower)
+                .and_then(|_| snapshot::prune(&shared.disk, &shared.dir, policy.keep));
+            match published {
                 Ok(_) => last_snap = follower.last_seq,
                 Err(e) => shared.warn(format!("snapshot at seq {}: {e}", follower.last_seq)),
             }

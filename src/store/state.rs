@@ -12,6 +12,7 @@ use crate::event::Event;
 use crate::limits::STATE_BYTES_MAX;
 use crate::snapshot::{self, SnapshotInfo, file as snapshot_file};
 use crate::state::EnergyState;
+use snapshot_file::Binding;
 
 /// How a state was rebuilt.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,9 +89,17 @@ impl Store {
         snapshot::list(&self.shared.dir)
     }
 
-    /// Loads one snapshot and checks it completely (format, store, hash); says why not.
+    /// Loads one snapshot and checks it completely (format, store, hash, binding); says why
+    /// not.
     pub fn load_snapshot(&self, info: &SnapshotInfo) -> std::result::Result<EnergyState, String> {
         load(&self.shared, info)
+    }
+
+    /// What a snapshot of the state after `seq` binds to (formats/snapshot.md); `None` when
+    /// `seq` is not in the log. For tools that write snapshots.
+    #[doc(hidden)]
+    pub fn binding_of(&self, seq: u64) -> Result<Option<Binding>> {
+        read::binding_of(&self.shared, seq)
     }
 
     /// Takes a snapshot of the current state now (after a durability barrier) and keeps the
@@ -99,7 +108,7 @@ impl Store {
         self.flush()?;
         let (state, _) = self.state()?;
         let info = publish(&self.shared, &state)?;
-        snapshot::prune(&self.shared.dir, keep)?;
+        snapshot::prune(&self.shared.disk, &self.shared.dir, keep)?;
         Ok(info)
     }
 }
@@ -115,7 +124,7 @@ pub(super) fn recover_state(shared: &Arc<Shared>, upto: u64) -> Result<(EnergySt
             rec.skipped.push((info.path, format!("ahead of the log (seq {} > last seq {last})", info.seq)));
             continue;
         }
-        if info.seq > upto {
+        if info.seq > upto || info.seq < shared.log_start {
             continue;
         }
         match load(shared, &info) {
@@ -143,14 +152,16 @@ pub(super) fn replay(shared: &Arc<Shared>, state: &mut EnergyState, upto: u64) -
     Ok(n)
 }
 
-/// Loads one snapshot and checks everything: format, store, seq, state hash.
-pub(crate) fn load(shared: &Shared, info: &SnapshotInfo) -> std::result::Result<EnergyState, String> {
+/// Loads one snapshot and checks everything: format, store, seq, state hash, and that it
+/// still binds to the log (formats/snapshot.md).
+pub(crate) fn load(shared: &Arc<Shared>, info: &SnapshotInfo) -> std::result::Result<EnergyState, String> {
     let max = (snapshot_file::PREFIX_BYTES + STATE_BYTES_MAX) as u64;
-    let bytes = crate::io_util::read_bounded(&info.path, max).map_err(|e| e.to_string())?;
+    let bytes = shared.disk.read_bounded(&info.path, max).map_err(|e| e.to_string())?;
     let snap = snapshot_file::decode(&bytes, shared.meta.store_id)?;
     if snap.seq != info.seq {
         return Err(format!("header says seq {} but the name says {}", snap.seq, info.seq));
     }
+    check_binding(shared, snap.seq, snap.bind)?;
     let state = codec::decode_state(&snap.state)?;
     if state.hash() != snap.state_hash {
         return Err("state does not match its hash".into());
@@ -161,8 +172,21 @@ pub(crate) fn load(shared: &Shared, info: &SnapshotInfo) -> std::result::Result<
     Ok(state)
 }
 
-/// Publishes a snapshot of `state` (whose events must be durable).
-pub(super) fn publish(shared: &Shared, state: &EnergyState) -> Result<SnapshotInfo> {
+/// Checks that the frame of `seq` is the one a snapshot was taken after.
+fn check_binding(shared: &Arc<Shared>, seq: u64, bind: Binding) -> std::result::Result<(), String> {
+    match read::binding_of(shared, seq) {
+        Ok(Some(b)) if b == bind => Ok(()),
+        Ok(Some(_)) => {
+            Err(format!("does not bind to the log: the frame of seq {seq} is not the one it covers"))
+        }
+        Ok(None) => Err(format!("does not bind to the log: seq {seq} is not in it")),
+        Err(e) => Err(format!("cannot read the frame it binds to: {e}")),
+    }
+}
+
+/// Publishes a snapshot of `state` (whose events must be durable), bound to the frame of
+/// its last seq.
+pub(super) fn publish(shared: &Arc<Shared>, state: &EnergyState) -> Result<SnapshotInfo> {
     let bytes = codec::encode_state(state);
     if bytes.len() > STATE_BYTES_MAX {
         return Err(Error::InvalidOption(format!(
@@ -170,6 +194,32 @@ pub(super) fn publish(shared: &Shared, state: &EnergyState) -> Result<SnapshotIn
             bytes.len()
         )));
     }
-    let snap = snapshot_file::Snapshot { seq: state.last_seq, state_hash: state.hash(), state: bytes };
-    snapshot::publish(&shared.dir, shared.meta.store_id, &snap)
+    let bind = read::binding_of(shared, state.last_seq)?.ok_or_else(|| {
+        Error::InvalidOption(format!("no frame of seq {} to bind a snapshot to", state.last_seq))
+    })?;
+    let snap = snapshot_file::Snapshot { seq: state.last_seq, bind, state_hash: state.hash(), state: bytes };
+    snapshot::publish(&shared.disk, &shared.dir, shared.meta.store_id, &snap)
+}
+
+/// A writer's open removes the snapshots at or below the log's end that do not bind to it
+/// (formats/recovery.md, "Snapshots"); returns them and why.
+pub(super) fn remove_unbound_snapshots(shared: &Arc<Shared>) -> Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    for info in snapshot::list(&shared.dir)? {
+        if info.seq > shared.last_seq() || info.seq < shared.log_start {
+            continue;
+        }
+        let header = snapshot::read_header(&shared.disk, &info.path, shared.meta.store_id);
+        let why = match header {
+            Ok(h) if h.seq != info.seq => Some(format!("header says seq {}", h.seq)),
+            Ok(h) => check_binding(shared, h.seq, h.bind).err(),
+            // Damaged or foreign: skipped by every reader; left for `verify` to report.
+            Err(_) => None,
+        };
+        if let Some(why) = why {
+            snapshot::remove(&shared.disk, &shared.dir, std::slice::from_ref(&info))?;
+            out.push((info.path, why));
+        }
+    }
+    Ok(out)
 }

@@ -293,7 +293,7 @@ fn verify_a_clean_store_and_one_with_a_flipped_bit() {
     let seg = tmp.path().join("0000000001.seg");
     let (at, len) = util::frame_offsets(&seg)[9];
     let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[at + 24 + (len - 24) / 2] ^= 0x10;
+    bytes[at + 32 + (len - 32) / 2] ^= 0x10;
     std::fs::write(&seg, bytes).unwrap();
 
     let r = wf(tmp.path(), &["verify"], None);

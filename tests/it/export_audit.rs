@@ -24,7 +24,11 @@ pub(crate) const SECRET_OUTPUT: &str = "SECRET-OUTPUT: 1.5 — 'quoted' \\ back\
 /// writes some, and the first session also gets [`SECRET_PROMPT`] and [`SECRET_OUTPUT`].
 pub(crate) fn sim_store(tmp: &Path, keep_content: bool) -> PathBuf {
     let dir = tmp.join("store");
-    Store::create(&dir, &CreateOptions { segment_bytes: SMALL_SEGMENT, keep_content }).unwrap();
+    Store::create(
+        &dir,
+        &CreateOptions { segment_bytes: SMALL_SEGMENT, keep_content, ..CreateOptions::default() },
+    )
+    .unwrap();
     let store = util::open(&dir);
     let cfg = SimConfig { sessions: 2, frames: 300, with_content: keep_content, ..SimConfig::default() };
     let mut first: Option<Event> = None;

@@ -22,7 +22,11 @@ fn sim_events() -> Vec<wfstore::event::Event> {
 }
 
 fn new_store(dir: &Path, keep_content: bool) {
-    Store::create(dir, &CreateOptions { segment_bytes: SMALL_SEGMENT, keep_content }).unwrap();
+    Store::create(
+        dir,
+        &CreateOptions { segment_bytes: SMALL_SEGMENT, keep_content, ..CreateOptions::default() },
+    )
+    .unwrap();
 }
 
 fn append(dir: &Path, events: &[wfstore::event::Event]) {

@@ -59,7 +59,7 @@ fn write_seeds() {
     put("index_file", "cut", &idx[..idx.len() / 2]);
     put("index_file", "store", &std::fs::read(dir.path().join("STORE")).unwrap());
     for (i, &(at, len)) in frames.iter().take(4).enumerate() {
-        put("record_body", &format!("body-{i}"), &seg[at + 24..at + len]);
+        put("record_body", &format!("body-{i}"), &seg[at + 32..at + len]);
     }
     let events: Vec<_> =
         wfstore::sim::Simulator::new(wfstore::sim::SimConfig { frames: 60, ..Default::default() })
@@ -69,6 +69,7 @@ fn write_seeds() {
         wfstore::state::EnergyState::replay(events.iter().enumerate().map(|(i, e)| (i as u64 + 1, e)));
     let snap = wfstore::snapshot::file::Snapshot {
         seq: state.last_seq,
+        bind: wfstore::snapshot::file::Binding { salt: 1, crc: 2 },
         state_hash: state.hash(),
         state: wfstore::codec::encode_state(&state),
     };

@@ -136,8 +136,8 @@ fn create_refuses_a_non_empty_directory_and_bad_sizes() {
     let long = tempfile::tempdir().unwrap();
     store_with(long.path(), 1, SMALL_SEGMENT);
     std::fs::write(long.path().join("STORE"), vec![0u8; 100_000]).unwrap();
-    let Err(Error::NotAStore { why, .. }) = open_ro(long.path()) else { panic!("long STORE accepted") };
-    assert!(why.contains("longer than the 64-byte limit"), "{why}");
+    let Err(Error::Corrupt(c)) = open_ro(long.path()) else { panic!("long STORE accepted") };
+    assert_eq!((c.path, c.what.as_str()), (long.path().join("STORE"), "STORE is too long"));
 }
 
 #[test]

@@ -39,13 +39,10 @@ fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
     OpenOptions::new().write(true).open(path).unwrap().write_all_at(bytes, offset).unwrap();
 }
 
-/// Frames that survive a cut of `bytes` at `cut`: those wholly before it, and one whose
-/// cut-off bytes were all zero (the file grows back zero-filled, so it is still intact).
-fn surviving(frames: &[(usize, usize)], bytes: &[u8], cut: usize) -> u64 {
-    let intact = |&&(at, len): &&(usize, usize)| {
-        at + len <= cut || bytes[cut.max(at)..at + len].iter().all(|&b| b == 0)
-    };
-    frames.iter().take_while(intact).count() as u64
+/// Frames that survive a cut at `cut`: those wholly before it (a frame the cut reaches into
+/// is torn, even if the bytes it lost were zeros).
+fn surviving(frames: &[(usize, usize)], cut: usize) -> u64 {
+    frames.iter().take_while(|&&(at, len)| at + len <= cut).count() as u64
 }
 
 /// Records before the tail segment.
@@ -71,15 +68,16 @@ fn assert_recovers_to(dir: &Path, n: u64) {
 fn truncation_at_every_offset_of_the_last_three_records() {
     let (base, tail) = base_store();
     let frames = frame_offsets(&tail);
-    let bytes = std::fs::read(&tail).unwrap();
     let before = records_before(&tail);
+    // The writer died before syncing the last three records: cutting them is a torn tail.
+    unsynced_after(base.path(), N - 3);
     let first = frames[frames.len() - 3].0;
     let (last_at, last_len) = frames[frames.len() - 1];
     for cut in first..=last_at + last_len {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(base.path(), dir.path());
         truncate(&dir.path().join(tail.file_name().unwrap()), cut as u64);
-        let whole = surviving(&frames, &bytes, cut);
+        let whole = surviving(&frames, cut);
         assert_recovers_to(dir.path(), before + whole);
     }
 }
@@ -87,6 +85,7 @@ fn truncation_at_every_offset_of_the_last_three_records() {
 #[test]
 fn truncation_inside_the_tail_header_ends_the_log_at_the_previous_segment() {
     let (base, tail) = base_store();
+    unsynced_after(base.path(), records_before(&tail));
     for cut in 0..64 {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(base.path(), dir.path());
@@ -101,10 +100,10 @@ fn truncation_across_a_roll_boundary() {
     let segs = data_segments(base.path());
     let sealed = &segs[segs.len() - 2];
     let frames = frame_offsets(sealed);
-    let bytes = std::fs::read(sealed).unwrap();
     let upto: u64 = segs[..segs.len() - 2].iter().map(|s| frame_offsets(s).len() as u64).sum();
     let first = frames[frames.len() - 3].0;
     let (last_at, last_len) = frames[frames.len() - 1];
+    unsynced_after(base.path(), upto + frames.len() as u64 - 3);
     for cut in (first..=last_at + last_len).step_by(3) {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(base.path(), dir.path());
@@ -112,7 +111,7 @@ fn truncation_across_a_roll_boundary() {
             std::fs::remove_file(later).unwrap();
         }
         truncate(&dir.path().join(sealed.file_name().unwrap()), cut as u64);
-        let whole = surviving(&frames, &bytes, cut);
+        let whole = surviving(&frames, cut);
         assert_recovers_to(dir.path(), upto + whole);
     }
 }
@@ -128,11 +127,13 @@ fn every_bit_of_the_last_three_records_flipped_is_detected() {
             for bit in 0..8 {
                 flip(&tail, byte as u64, bit);
                 match open_ro(dir.path()) {
-                    // The last record torn: it is cut, never served.
+                    // The last record damaged: never served, and reported as durable data
+                    // lost (the store was closed, so it was durable), not as a torn tail.
                     Ok(s) if is_last => {
                         assert_eq!(s.last_seq(), N - 1, "byte {byte} bit {bit}");
-                        let torn = s.recovery_report().torn_tail.clone().unwrap();
-                        assert_eq!(torn.offset, at as u64);
+                        let loss = s.recovery_report().loss.clone().unwrap();
+                        assert_eq!((loss.at.offset, loss.last_seq, loss.durable), (at as u64, N - 1, N));
+                        assert!(!verify(dir.path()).unwrap().is_clean());
                     }
                     Err(Error::Corrupt(c)) if !is_last => {
                         assert_eq!(
@@ -155,6 +156,7 @@ fn every_bit_of_the_last_three_records_flipped_is_detected() {
 #[test]
 fn a_writer_cuts_a_flipped_last_record_and_zeroes_it() {
     let (dir, tail) = base_store();
+    unsynced_after(dir.path(), N - 1);
     let &(at, len) = frame_offsets(&tail).last().unwrap();
     flip(&tail, at as u64 + 30, 2);
     let s = open(dir.path());

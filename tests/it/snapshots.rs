@@ -6,7 +6,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use wfstore::sim::{SimConfig, Simulator};
 use wfstore::state::EnergyState;
-use wfstore::{OpenOptions, ReplayTarget, SnapshotPolicy, Store};
+use wfstore::{Error, OpenOptions, ReplayTarget, SnapshotPolicy, Store};
 
 use crate::util::*;
 
@@ -121,23 +121,33 @@ fn future_version_snapshot_is_skipped() {
     check_fallback(
         |p| {
             let mut b = std::fs::read(p).unwrap();
-            b[8] = 2; // format version 2, header CRC recomputed: a well-formed future file
+            b[8] = 3; // format version 3, header CRC recomputed: a well-formed future file
             let crc = crc32fast::hash(&b[..60]);
             b[60..64].copy_from_slice(&crc.to_le_bytes());
             std::fs::write(p, b).unwrap();
         },
-        "version 2",
+        "version 3",
     );
 }
 
 #[test]
-fn snapshot_ahead_of_the_log_is_skipped() {
+fn a_snapshot_past_the_log_is_evidence_of_loss() {
     let dir = tempfile::tempdir().unwrap();
     let events = sim_events(3, 300);
     store_with_snapshots(dir.path(), &events, &[200, 400]);
+    unsynced_after(dir.path(), 200);
+    // Cut inside the batch 401..: what remains ends at 390, in the batch 201..=400.
     cut_log_at(dir.path(), 390);
-    let s = open(dir.path());
-    assert!(s.last_seq() < 400);
+    // A snapshot is only ever taken of durable events: a log ending before it lost them.
+    let Err(Error::Corrupt(c)) = Store::open(dir.path(), &OpenOptions::default()) else {
+        panic!("a writer reused seqs a snapshot vouched for")
+    };
+    assert!(c.what.contains("snapshot") && c.what.contains("seqs 201..=400 missing"), "{}", c.what);
+    // A reader serves the committed prefix (the batch 201..=400 is cut short, so none of
+    // it), says what is missing, and skips the snapshot.
+    let s = open_ro(dir.path()).unwrap();
+    assert_eq!(s.last_seq(), 200);
+    assert_eq!(s.recovery_report().loss.as_ref().map(|l| (l.last_seq, l.durable)), Some((200, 400)));
     let (state, rec) = s.state().unwrap();
     assert_eq!(state, full_replay(&s));
     assert_eq!(rec.snapshot.map(|i| i.seq), Some(200));
@@ -146,15 +156,17 @@ fn snapshot_ahead_of_the_log_is_skipped() {
 
 #[test]
 fn decompression_bomb_is_refused_before_allocation() {
-    use wfstore::snapshot::file::{self, Snapshot};
-    let bomb = Snapshot { seq: 1, state_hash: [0; 32], state: vec![0; wfstore::limits::STATE_BYTES_MAX + 1] };
+    use wfstore::snapshot::file::{self, Binding, Snapshot};
+    let bind = Binding { salt: 1, crc: 2 };
+    let bomb =
+        Snapshot { seq: 1, bind, state_hash: [0; 32], state: vec![0; wfstore::limits::STATE_BYTES_MAX + 1] };
     let bytes = file::encode(1, &bomb).unwrap();
     assert!(bytes.len() < 100_000, "a tiny file ...");
     assert!(file::decode(&bytes, 1).unwrap_err().contains("limit"), "... refused by its declared size");
     // A header that lies small about a large frame fails on the frame's own size claim.
-    let small = Snapshot { seq: 1, state_hash: [0; 32], state: vec![0; 1 << 20] };
+    let small = Snapshot { seq: 1, bind, state_hash: [0; 32], state: vec![0; 1 << 20] };
     let mut bytes = file::encode(1, &small).unwrap();
-    bytes[32..40].copy_from_slice(&100u64.to_le_bytes());
+    bytes[32..36].copy_from_slice(&100u32.to_le_bytes());
     let crc = crc32fast::hash(&bytes[..60]);
     bytes[60..64].copy_from_slice(&crc.to_le_bytes());
     assert!(file::decode(&bytes, 1).unwrap_err().contains("zstd frame size"));
@@ -247,11 +259,11 @@ proptest! {
         pts.sort_unstable();
         pts.dedup();
         store_with_snapshots(dir.path(), &events, &pts);
-        let tail = data_segments(dir.path()).pop().unwrap();
-        let len = std::fs::metadata(&tail).unwrap().len();
-        let end = frame_offsets(&tail).last().map_or(64, |(a, l)| a + l) as u64;
-        let cut_at = 64 + ((end - 64) as f64 * cut) as u64;
-        std::fs::OpenOptions::new().write(true).open(&tail).unwrap().set_len(cut_at.min(len)).unwrap();
+        // The crash came after the last snapshot: everything after it may be lost.
+        let durable = pts.last().copied().unwrap_or(0);
+        unsynced_after(dir.path(), durable as u64);
+        let keep = durable + ((events.len() - durable) as f64 * cut) as usize;
+        cut_log_at(dir.path(), keep);
         let s = open(dir.path());
         let (state, _) = s.state().unwrap();
         prop_assert_eq!(state.hash(), full_replay(&s).hash());

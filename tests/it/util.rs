@@ -10,7 +10,7 @@ pub const SEED: u64 = 7;
 pub const SMALL_SEGMENT: u64 = 64 << 10;
 
 pub fn create(dir: &Path, segment_bytes: u64) {
-    Store::create(dir, &CreateOptions { segment_bytes, keep_content: false }).unwrap();
+    Store::create(dir, &CreateOptions { segment_bytes, ..CreateOptions::default() }).unwrap();
 }
 
 /// Opens for writing. Retries briefly on `Locked`: while another test thread spawns a child
@@ -78,13 +78,13 @@ pub fn frame_offsets(seg: &Path) -> Vec<(usize, usize)> {
     let data = std::fs::read(seg).unwrap();
     let mut at = 64;
     let mut out = vec![];
-    while at + 24 <= data.len() {
+    while at + 32 <= data.len() {
         let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
         if len == 0 {
             return out;
         }
-        out.push((at, 24 + len));
-        at += 24 + len;
+        out.push((at, 32 + len));
+        at += 32 + len;
     }
     out
 }
@@ -100,4 +100,23 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// The segment files that hold data (an unused prepared segment has no header).
 pub fn data_segments(dir: &Path) -> Vec<PathBuf> {
     segments(dir).into_iter().filter(|p| std::fs::read(p).unwrap()[..8] == *b"WFSEGMT\0").collect()
+}
+
+/// Makes the store look as if its writer died when only seqs up to `durable` had been synced:
+/// `STORE`'s high-water mark lowered to `durable`, and the index files of segments holding
+/// later seqs removed (their seals never ran). That is what a crash leaves, so recovery must
+/// treat anything past `durable` as a torn tail.
+pub fn unsynced_after(dir: &Path, durable: u64) {
+    use wfstore::meta::{Marks, StoreFile};
+    let disk = wfstore::disk::Disk::default();
+    let file = StoreFile::load(&disk, dir).unwrap();
+    let marks = Marks { high_water: durable, ..file.marks };
+    StoreFile::publish(&disk, dir, &file.meta, marks, file.generation + 1).unwrap();
+    for seg in data_segments(dir) {
+        let h = wfstore::segment::SegmentHeader::decode(&std::fs::read(&seg).unwrap()[..64]).unwrap();
+        let last = h.base_seq + frame_offsets(&seg).len() as u64 - 1;
+        if last > durable {
+            let _ = std::fs::remove_file(seg.with_extension("idx"));
+        }
+    }
 }

@@ -70,13 +70,13 @@ fn a_snapshot_that_differs_from_the_replay() {
     for (i, e) in sim(6).iter().take(s.last_seq() as usize).enumerate() {
         forged.apply(i as u64 + 1, e);
     }
-    let meta = wfstore::meta::StoreMeta::load(dir.path()).unwrap();
     let snap = wfstore::snapshot::file::Snapshot {
         seq: forged.last_seq,
+        bind: s.binding_of(forged.last_seq).unwrap().unwrap(),
         state_hash: forged.hash(),
         state: wfstore::codec::encode_state(&forged),
     };
-    wfstore::snapshot::publish(dir.path(), meta.store_id, &snap).unwrap();
+    wfstore::snapshot::publish(&wfstore::disk::Disk::default(), dir.path(), s.store_id(), &snap).unwrap();
     let r = validate(&s).unwrap();
     assert_eq!(r.violations.len(), 1, "{:?}", r.violations);
     assert_eq!((r.violations[0].rule, r.violations[0].seq), ("snapshot", forged.last_seq));
