@@ -59,6 +59,9 @@ pub mod disk;
 pub mod error;
 pub mod event;
 pub mod export;
+#[cfg(feature = "faultsim")]
+#[doc(hidden)]
+pub mod faultsim;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -67,6 +70,8 @@ pub mod index;
 pub(crate) mod io_util;
 pub mod limits;
 pub mod meta;
+pub mod migrate;
+pub mod repair;
 pub mod segment;
 pub mod sim;
 pub mod snapshot;

@@ -1,7 +1,8 @@
 //! The command line's table of contents: the clap definitions and the dispatch.
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
-//! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `demo`:
+//! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `repair`,
+//!   `migrate`, `demo`:
 //!   one file per command (`demo/` holds the demo's writer child and its report).
 //! - `bench`: the frame-budget benchmark; its code lives with the other tools, in
 //!   `tools/frame_bench/`.
@@ -13,7 +14,9 @@ mod bench;
 mod demo;
 mod export;
 mod init;
+mod migrate;
 mod output;
+mod repair;
 mod replay;
 mod snapshot;
 mod stats;
@@ -72,6 +75,11 @@ pub enum Command {
         #[command(subcommand)]
         action: export::Action,
     },
+    /// Salvage a damaged store: keep every valid record up to the first damage, move the
+    /// rest to quarantine/, report what was lost; then verify.
+    Repair(repair::Args),
+    /// Upgrade a store of an older format version in place (crash-safe, verified).
+    Migrate(migrate::Args),
     /// Simulate a 60 Hz WirthForge session in a child writer, kill it, recover, verify,
     /// validate and report.
     Demo(demo::Args),
@@ -96,6 +104,8 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&cli.store, cli.json, &args),
         Command::Snapshot { action } => snapshot::run(&cli.store, cli.json, &action),
         Command::Export { action } => export::run(&cli.store, cli.json, &action),
+        Command::Repair(args) => repair::run(&cli.store, cli.json, &args),
+        Command::Migrate(args) => migrate::run(&cli.store, cli.json, &args),
         Command::Demo(args) => demo::run(cli.json, &args),
         Command::DemoWriter(args) => demo::writer::run(&args),
         Command::Bench(args) => bench::run(cli.json, &args),

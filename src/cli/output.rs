@@ -32,9 +32,34 @@ pub fn finish(outcome: anyhow::Result<Exit>) -> ExitCode {
         // A reader that went away (`wfstore tail | head`) is not a failure of ours.
         Err(e) if is_broken_pipe(&e) => Exit::Ok.into(),
         Err(e) => {
-            eprintln!("wfstore: error: {e:#}");
+            eprintln!("wfstore: error: {}", one_line(&e));
             exit_code_of(&e).into()
         }
+    }
+}
+
+/// The error and its causes on one line, each said once: a cause the message before it
+/// already ends with (an OS error inside a wfstore error) is not repeated.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        if out.ends_with(&msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&msg);
+    }
+    out
+}
+
+/// Prints what recovery found and did when `store` was opened (a torn tail cut, durable
+/// data missing, ...) as warnings on stderr.
+pub fn recovery_warnings(store: &wfstore::Store) {
+    for line in store.recovery_report().lines() {
+        eprintln!("wfstore: warning: {line}");
     }
 }
 
@@ -99,7 +124,10 @@ pub fn spinner(what: &str) -> indicatif::ProgressBar {
 pub fn open_read_only(dir: &std::path::Path) -> anyhow::Result<wfstore::Store> {
     use anyhow::Context as _;
     let opts = wfstore::OpenOptions::read_only();
-    wfstore::Store::open(dir, &opts).with_context(|| format!("opening store {}", dir.display()))
+    let store =
+        wfstore::Store::open(dir, &opts).with_context(|| format!("opening store {}", dir.display()))?;
+    recovery_warnings(&store);
+    Ok(store)
 }
 
 /// A working directory: `dir` when given, else a new temporary one named `prefix...`, which

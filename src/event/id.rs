@@ -28,6 +28,15 @@ pub enum IdError {
         /// Its length in UTF-8 bytes.
         bytes: usize,
     },
+    /// The string holds a control character (NUL, a line break, ...), which would break the
+    /// one-event-per-line exports and terminal output.
+    #[error("id holds control character {ch:?} at byte {at}")]
+    Control {
+        /// The character.
+        ch: char,
+        /// Its byte offset.
+        at: usize,
+    },
 }
 
 impl Id {
@@ -44,7 +53,10 @@ impl TryFrom<String> for Id {
         match text.len() {
             0 => Err(IdError::Empty),
             bytes if bytes > ID_BYTES_MAX => Err(IdError::TooLong { bytes }),
-            _ => Ok(Id(text)),
+            _ => match text.char_indices().find(|(_, c)| c.is_control()) {
+                Some((at, ch)) => Err(IdError::Control { ch, at }),
+                None => Ok(Id(text)),
+            },
         }
     }
 }
@@ -89,6 +101,9 @@ mod tests {
         // 43 three-byte characters are 129 bytes: too long, though only 43 characters.
         assert_eq!(Id::try_from("€".repeat(43)), Err(IdError::TooLong { bytes: 129 }));
         assert_eq!(IdError::TooLong { bytes: 129 }.to_string(), "id is 129 bytes, at most 128 allowed");
+        assert_eq!(Id::try_from("a\0b"), Err(IdError::Control { ch: '\0', at: 1 }));
+        assert_eq!(Id::try_from("line\nbreak"), Err(IdError::Control { ch: '\n', at: 4 }));
+        assert_eq!(Id::try_from("cr\r"), Err(IdError::Control { ch: '\r', at: 2 }));
     }
 
     #[test]

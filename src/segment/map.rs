@@ -60,11 +60,6 @@ impl SegmentMap {
         self.raw.len()
     }
 
-    /// True when the mapping is empty.
-    pub fn is_empty(&self) -> bool {
-        self.raw.len() == 0
-    }
-
     /// The published end.
     pub fn end(&self) -> usize {
         self.end.load(Ordering::Acquire)
@@ -132,10 +127,5 @@ impl SegmentMap {
         }
         disk.run(Op::SyncRange { path, from, to }, || self.raw.flush_range(from, to - from))
             .ctx("msync", path)
-    }
-
-    /// True for a writable (shared) mapping.
-    pub fn is_writable(&self) -> bool {
-        self.writable
     }
 }

@@ -91,20 +91,22 @@ pub fn publish(disk: &Disk, store_dir: &Path, store_id: u64, snap: &file::Snapsh
     Ok(SnapshotInfo { seq: snap.seq, path: dir.join(name), bytes: bytes.len() as u64 })
 }
 
-/// Removes snapshot files and makes that durable; returns them.
-pub fn remove(disk: &Disk, store_dir: &Path, snaps: &[SnapshotInfo]) -> Result<Vec<PathBuf>> {
-    for s in snaps {
-        disk.remove(&s.path)?;
+/// Removes snapshot files and makes that durable.
+pub fn remove(disk: &Disk, store_dir: &Path, paths: &[PathBuf]) -> Result<()> {
+    for p in paths {
+        disk.remove(p)?;
     }
-    if !snaps.is_empty() {
+    if !paths.is_empty() {
         disk.sync_dir(&store_dir.join(SNAPSHOT_DIR))?;
     }
-    Ok(snaps.iter().map(|s| s.path.clone()).collect())
+    Ok(())
 }
 
 /// Removes all but the newest `keep` snapshots; returns the removed files.
 pub fn prune(disk: &Disk, store_dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
     let all = list(store_dir)?;
     let excess = all.len().saturating_sub(keep.max(1));
-    remove(disk, store_dir, &all[..excess])
+    let paths: Vec<PathBuf> = all[..excess].iter().map(|s| s.path.clone()).collect();
+    remove(disk, store_dir, &paths)?;
+    Ok(paths)
 }

@@ -176,11 +176,6 @@ impl Durable {
         })))
     }
 
-    /// The cause, once poisoned.
-    pub fn cause(&self) -> Option<PoisonCause> {
-        self.cause.lock().clone()
-    }
-
     /// Writes the durable seq as the high-water mark if it moved, and if `force` or the
     /// last write is `EVIDENCE_INTERVAL` old. A failure poisons the store.
     pub fn record_evidence(&self, disk: &Disk, force: bool) -> Result<()> {
@@ -199,10 +194,5 @@ impl Durable {
             }
             Err(e) => Err(self.poison_with(e)),
         }
-    }
-
-    /// The evidence `STORE` holds now.
-    pub fn marks(&self) -> Option<Marks> {
-        self.evidence.lock().as_ref().map(|(s, _)| s.marks())
     }
 }

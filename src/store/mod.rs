@@ -176,7 +176,17 @@ impl Store {
 
     /// Opens a store, recovering it: see `RecoveryReport` for what was cut or repaired.
     pub fn open(dir: impl AsRef<Path>, opts: &OpenOptions) -> Result<Store> {
-        let dir = dir.as_ref().to_owned();
+        Self::open_inner(dir.as_ref(), opts, false)
+    }
+
+    /// A read-only open for `migrate`'s check of the store it switched, beside its own
+    /// directories.
+    pub(crate) fn open_for_check(dir: &Path) -> Result<Store> {
+        Self::open_inner(dir, &OpenOptions::read_only(), true)
+    }
+
+    fn open_inner(dir: &Path, opts: &OpenOptions, migrating: bool) -> Result<Store> {
+        let dir = dir.to_owned();
         let disk = opts.disk.clone();
         let file = StoreFile::load(&disk, &dir)?;
         let writable = !opts.read_only;
@@ -186,7 +196,7 @@ impl Store {
         let lock = if writable { Some(lock::WriterLock::acquire(&dir)?) } else { None };
         let writer_live = !writable && lock::writer_live(&dir);
         let mut store_writer = if writable { Some(StoreWriter::open(&disk, &dir, &file)?) } else { None };
-        let cx = recover::Context { disk: &disk, dir: &dir, store: &file, writable, writer_live };
+        let cx = recover::Context { disk: &disk, dir: &dir, store: &file, writable, writer_live, migrating };
         let rec = recover::recover(&cx, store_writer.as_mut())?;
         let committed = rec.next_seq - 1;
         let shared = Arc::new(Shared {
@@ -519,4 +529,26 @@ fn create_files(disk: &Disk, dir: &Path, meta: &StoreMeta) -> Result<()> {
     disk.create_new(&lock)?;
     prepare::create_segment(disk, dir, meta, 1, 1)?;
     StoreFile::publish(disk, dir, meta, Marks::default(), 1)
+}
+
+/// Takes the writer lock for a maintenance command (`repair`, `migrate`) that rewrites
+/// files itself: no writer may run meanwhile.
+pub(crate) fn lock_for_maintenance(dir: &Path) -> Result<lock::WriterLock> {
+    lock::WriterLock::acquire(dir)
+}
+
+/// Creates segment `no` starting at `base_seq`, header synced: a store none of whose
+/// segments survived starts again.
+pub(crate) fn fresh_first_segment(
+    disk: &Disk,
+    dir: &Path,
+    meta: &StoreMeta,
+    no: u64,
+    base_seq: u64,
+) -> Result<()> {
+    let path = dir.join(crate::segment::file_name(no, crate::segment::SEGMENT_EXT));
+    if path.exists() {
+        disk.remove(&path)?;
+    }
+    prepare::create_segment(disk, dir, meta, no, base_seq).map(drop)
 }

@@ -217,7 +217,7 @@ pub(super) fn remove_unbound_snapshots(shared: &Arc<Shared>) -> Result<Vec<(Path
             Err(_) => None,
         };
         if let Some(why) = why {
-            snapshot::remove(&shared.disk, &shared.dir, std::slice::from_ref(&info))?;
+            snapshot::remove(&shared.disk, &shared.dir, std::slice::from_ref(&info.path))?;
             out.push((info.path, why));
         }
     }

@@ -11,7 +11,7 @@ use crate::util::*;
 
 fn open_with(dir: &std::path::Path, durability: Durability, queue_capacity: usize) -> Store {
     let opts = OpenOptions { durability, snapshots: None, queue_capacity, ..OpenOptions::default() };
-    Store::open(dir, &opts).unwrap()
+    crate::util::open_with(dir, &opts).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

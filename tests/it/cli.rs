@@ -123,7 +123,7 @@ fn append_from_a_file_and_from_stdin() {
 
     let r = wf(&dir, &["--json", "append"], Some(lines(121..=125).as_bytes()));
     check(&r, 0);
-    assert_eq!(r.stdout, "{\"appended\":5,\"first_seq\":121,\"last_seq\":125}\n");
+    assert_eq!(r.stdout, "{\"appended\":5,\"first_seq\":121,\"last_seq\":125,\"batches\":1}\n");
     assert_eq!(events_in(&dir), 125);
     let r = wf(&dir, &["tail"], None);
     check(&r, 0);

@@ -192,6 +192,8 @@ fn an_older_schema_is_migrated_then_continued() {
     std::fs::copy(fixture.join("export.db"), &old).unwrap();
     assert_eq!(sqlite3(&old, "SELECT max(version) FROM schema_version;"), "1\n");
     let exported_before = sqlite3(&old, "SELECT last_seq FROM export_state;");
+    // The fixture's store is of format version 1: it is upgraded first, keeping its identity.
+    wfstore::migrate::migrate(&store_dir, false).unwrap();
     let store = open(&store_dir);
     assert_eq!(exported_before, format!("{}\n", store.last_seq()));
     let more: Vec<_> = sim_events().into_iter().take(300).collect();

@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod cli_state;
 mod events;
+mod evidence;
 mod export_audit;
 mod export_jsonl;
 mod export_sqlite;

@@ -11,7 +11,7 @@ use crate::util::*;
 
 fn open_with(dir: &std::path::Path, durability: Durability, queue_capacity: usize) -> Store {
     let opts = OpenOptions { durability, snapshots: None, queue_capacity, ..OpenOptions::default() };
-    Store::open(dir, &opts).unwrap()
+    crate::util::open_with(dir, &opts).unwrap()
 }
 
 /// Checks that `acks` (per producer: seq and the event's index in that producer's stream)
@@ -180,7 +180,7 @@ fn shutdown_under_load_drains_the_queue() {
         queue_capacity: 32,
         ..OpenOptions::default()
     };
-    let store = Store::open(dir.path(), &opts).unwrap();
+    let store = crate::util::open_with(dir.path(), &opts).unwrap();
     let appender = store.appender().unwrap();
     let producers: Vec<_> = (0..4u64)
         .map(|t| {

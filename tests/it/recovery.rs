@@ -261,8 +261,15 @@ fn missing_truncated_or_foreign_segments_are_corruption() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(base.path(), dir.path());
     std::fs::remove_file(dir.path().join(name(&segs[1]))).unwrap();
-    let Err(Error::Corrupt(c)) = open_ro(dir.path()) else { panic!("missing segment accepted") };
-    assert_eq!(c.path, dir.path().join(name(&segs[1])));
+    let Err(Error::Corrupt(c)) = open_with(dir.path(), &wfstore::OpenOptions::default()) else {
+        panic!("missing segment accepted")
+    };
+    assert_eq!(c.path, dir.path().join(name(&segs[1])), "{}", c.what);
+    let loss = open_ro(dir.path()).unwrap().recovery_report().loss.clone().unwrap();
+    assert_eq!(
+        (loss.at.path, loss.last_seq),
+        (dir.path().join(name(&segs[1])), frame_offsets(&segs[0]).len() as u64)
+    );
     // A truncated sealed segment.
     let dir = tempfile::tempdir().unwrap();
     copy_dir(base.path(), dir.path());

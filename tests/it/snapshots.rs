@@ -139,7 +139,7 @@ fn a_snapshot_past_the_log_is_evidence_of_loss() {
     // Cut inside the batch 401..: what remains ends at 390, in the batch 201..=400.
     cut_log_at(dir.path(), 390);
     // A snapshot is only ever taken of durable events: a log ending before it lost them.
-    let Err(Error::Corrupt(c)) = Store::open(dir.path(), &OpenOptions::default()) else {
+    let Err(Error::Corrupt(c)) = open_with(dir.path(), &OpenOptions::default()) else {
         panic!("a writer reused seqs a snapshot vouched for")
     };
     assert!(c.what.contains("snapshot") && c.what.contains("seqs 201..=400 missing"), "{}", c.what);
@@ -195,7 +195,7 @@ fn the_snapshotter_follows_the_log_and_snapshots_on_close() {
         ..OpenOptions::default()
     };
     let events = sim_events(5, 900);
-    let s = Store::open(dir.path(), &opts).unwrap();
+    let s = open_with(dir.path(), &opts).unwrap();
     s.append_batch(&events[..1200]).unwrap();
     // The snapshotter works in the background: wait for it to catch up.
     let t = std::time::Instant::now();

@@ -13,8 +13,7 @@ pub fn create(dir: &Path, segment_bytes: u64) {
     Store::create(dir, &CreateOptions { segment_bytes, ..CreateOptions::default() }).unwrap();
 }
 
-/// Opens for writing. Retries briefly on `Locked`: while another test thread spawns a child
-/// process, the child holds a copy of every open descriptor (our lock's too) until it execs.
+/// Opens for writing, without snapshots, syncing only on demand.
 pub fn open(dir: &Path) -> Store {
     let opts = OpenOptions {
         durability: Durability::None,
@@ -22,13 +21,26 @@ pub fn open(dir: &Path) -> Store {
         snapshots: None,
         ..OpenOptions::default()
     };
-    for _ in 0..100 {
-        match Store::open(dir, &opts) {
-            Err(wfstore::Error::Locked { .. }) => std::thread::sleep(std::time::Duration::from_millis(20)),
-            other => return other.unwrap(),
+    open_with(dir, &opts).unwrap()
+}
+
+/// Opens with `opts`. While another test thread spawns a child process, the child holds a
+/// copy of every open descriptor (a just-closed store's lock too) until it execs: a
+/// `Locked` from our own process is waited out (for at most 2 s); one naming another
+/// process's pid is returned.
+pub fn open_with(dir: &Path, opts: &OpenOptions) -> wfstore::Result<Store> {
+    let me = format!("pid {}", std::process::id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match Store::open(dir, opts) {
+            Err(wfstore::Error::Locked { holder, .. })
+                if holder == me && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
         }
     }
-    Store::open(dir, &opts).unwrap()
 }
 
 pub fn open_ro(dir: &Path) -> wfstore::Result<Store> {

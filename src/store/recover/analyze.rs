@@ -87,10 +87,12 @@ impl Analysis {
 pub(crate) fn analyze(cx: &Context<'_>, listing: &Listing) -> Result<Analysis> {
     let segs = &listing.segments;
     let first = first_of_log(segs, cx.store.marks.log_start);
-    let valid_end = segs[first..]
-        .iter()
-        .position(|f| !matches!(f.header, Header::Valid(_)))
-        .map_or(segs.len(), |i| first + i);
+    // The first segment that is not valid, or does not follow its predecessor's number.
+    let valid_end = (first..segs.len())
+        .find(|&i| {
+            !matches!(segs[i].header, Header::Valid(_)) || (i > first && segs[i].no != segs[i - 1].no + 1)
+        })
+        .unwrap_or(segs.len());
     check_bases(segs, first, valid_end, cx.store.marks.log_start)?;
     let sealed = last_sealed(cx.disk, segs, first, valid_end);
     // With nothing unsealed to scan, the last sealed segment is the tail again: scan it.
@@ -164,12 +166,8 @@ pub(crate) fn analyze(cx: &Context<'_>, listing: &Listing) -> Result<Analysis> {
         a.sealed_end = l;
         a.scanned.push(s);
     }
-    if a.brk.is_none() && beyond < segs.len() && !matches!(segs[beyond].header, Header::Zero) {
-        let why = match segs[beyond].header {
-            Header::Invalid(e) => format!("segment header: {e}"),
-            _ => "segment does not continue the log".into(),
-        };
-        a.brk = Some(break_at(&segs[beyond].path, 0, chain.seq, why, false));
+    if a.brk.is_none() && beyond < segs.len() {
+        a.brk = header_break(segs, beyond, chain.seq);
     }
     if probe {
         claims_beyond(cx, &segs[beyond..], &mut a.claims)?;
@@ -181,6 +179,23 @@ pub(crate) fn analyze(cx: &Context<'_>, listing: &Listing) -> Result<Analysis> {
         _ => chain.seq - 1,
     };
     Ok(a)
+}
+
+/// The break at segment `i`, past the chain's end: a missing file, a damaged header, or a
+/// header never written with more segments after it (a lone last one was prepared ahead).
+fn header_break(segs: &[SegFile], i: usize, seq: u64) -> Option<BreakAt> {
+    let f = &segs[i];
+    if i > 0 && f.no != segs[i - 1].no + 1 {
+        let missing = f.path.with_file_name(segment::file_name(segs[i - 1].no + 1, segment::SEGMENT_EXT));
+        return Some(break_at(&missing, 0, seq, "segment file missing".into(), false));
+    }
+    let why = match f.header {
+        Header::Invalid(e) => format!("segment header: {e}"),
+        Header::Zero if i + 1 < segs.len() => "segment header never written, yet later segments exist".into(),
+        Header::Zero => return None,
+        Header::Valid(_) => "segment does not continue the log".into(),
+    };
+    Some(break_at(&f.path, 0, seq, why, false))
 }
 
 fn valid(f: &SegFile) -> Option<SegmentHeader> {

@@ -55,7 +55,7 @@ pub(crate) struct Listing {
 /// Lists `dir`: segments (headers read and checked against `store`), temp files. Refuses
 /// non-regular files under a store's names, a missing segment number, and an interrupted
 /// `migrate`.
-pub(crate) fn list(disk: &Disk, dir: &Path, store: &StoreFile) -> Result<Listing> {
+pub(crate) fn list(disk: &Disk, dir: &Path, store: &StoreFile, migrating: bool) -> Result<Listing> {
     let mut out = Listing::default();
     for entry in fs::read_dir(dir).ctx("list", dir)? {
         let entry = entry.ctx("list", dir)?;
@@ -63,6 +63,9 @@ pub(crate) fn list(disk: &Disk, dir: &Path, store: &StoreFile) -> Result<Listing
         let Some(name) = name.to_str() else { continue };
         let path = entry.path();
         if MIGRATE_DIRS.contains(&name) {
+            if migrating {
+                continue;
+            }
             return Err(Error::MigrationPending { path: dir.to_owned() });
         }
         if disk::is_temp(name) {
@@ -77,13 +80,8 @@ pub(crate) fn list(disk: &Disk, dir: &Path, store: &StoreFile) -> Result<Listing
         }
     }
     out.temps.extend(snapshot_temps(dir)?);
+    // A missing number is a break in the chain, weighed against the evidence like any other.
     out.segments.sort_by_key(|f| f.no);
-    for pair in out.segments.windows(2) {
-        if pair[1].no != pair[0].no + 1 {
-            let missing = dir.join(segment::file_name(pair[0].no + 1, SEGMENT_EXT));
-            return Err(Error::corrupt(missing, 0, None, "segment file missing from the middle of the log"));
-        }
-    }
     if out.segments.is_empty() {
         return Err(Error::corrupt(dir, 0, None, "no segment files"));
     }

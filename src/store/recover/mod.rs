@@ -36,6 +36,8 @@ pub(crate) struct Context<'a> {
     pub writable: bool,
     /// A read-only open beside a live writer: judge nothing at the tail.
     pub writer_live: bool,
+    /// `migrate` checking the store it just switched: its own directories are expected.
+    pub migrating: bool,
 }
 
 /// The store as recovery leaves it.
@@ -64,7 +66,7 @@ pub(crate) fn recover(cx: &Context<'_>, store: Option<&mut StoreWriter>) -> Resu
         }),
         ..RecoveryReport::default()
     };
-    let listing = files::list(cx.disk, cx.dir, cx.store)?;
+    let listing = files::list(cx.disk, cx.dir, cx.store, cx.migrating)?;
     // Evidence that needs no scan is read first: beside a live writer it is then known to
     // describe data already visible to the scan.
     let mut claims = evidence_before_scan(cx)?;
