@@ -116,9 +116,7 @@ impl StoreFile {
     pub fn load(disk: &Disk, dir: &Path) -> Result<StoreFile> {
         let path = dir.join(STORE_FILE);
         match std::fs::symlink_metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotAStore { path: dir.to_owned(), why: format!("no {STORE_FILE} file") });
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing(dir)),
             Err(e) => return Err(Error::io("stat", path, e)),
             Ok(_) => {}
         }
@@ -136,6 +134,22 @@ impl StoreFile {
     pub fn publish(disk: &Disk, dir: &Path, meta: &StoreMeta, marks: Marks, generation: u64) -> Result<()> {
         disk.write_atomic(dir, STORE_FILE, &encode_file(meta, marks, generation))
     }
+}
+
+/// No `STORE`: not a store, unless segment files say one was here (then `STORE` was lost:
+/// damage, which `repair` mends from the segment headers).
+fn missing(dir: &Path) -> Error {
+    let segments = std::fs::read_dir(dir).map_or(0, |entries| {
+        let seg = |n: &str| crate::segment::parse_file_name(n, crate::segment::SEGMENT_EXT).is_some();
+        entries.flatten().filter(|e| e.file_name().to_str().is_some_and(seg)).count()
+    });
+    if segments == 0 {
+        return Error::NotAStore { path: dir.to_owned(), why: format!("no {STORE_FILE} file") };
+    }
+    let why = format!(
+        "{STORE_FILE} is missing, yet {segments} segment files are here (`wfstore repair` rebuilds it)"
+    );
+    Error::corrupt(dir.join(STORE_FILE), 0, None, why)
 }
 
 /// The `STORE` file a writer keeps open to record new evidence.

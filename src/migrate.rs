@@ -47,7 +47,13 @@ pub struct MigrateReport {
 /// Upgrades the store in `dir`. With `dry_run`, builds and checks the new store in a
 /// temporary directory and leaves the store untouched.
 pub fn migrate(dir: &Path, dry_run: bool) -> Result<MigrateReport> {
-    let disk = Disk::default();
+    migrate_with(dir, dry_run, &Disk::default())
+}
+
+/// `migrate` through a given file-system seam (fault injection in tests).
+#[doc(hidden)]
+pub fn migrate_with(dir: &Path, dry_run: bool, disk: &Disk) -> Result<MigrateReport> {
+    let disk = disk.clone();
     let _lock = crate::store::lock_for_maintenance(dir)?;
     let (build, old) = (dir.join(BUILD), dir.join(OLD));
     if build.join(READY).exists() && !dry_run {
@@ -102,7 +108,12 @@ fn tempfile_dir(dir: &Path, dry_run: bool) -> Result<Option<TempDir>> {
 fn build_and_check(disk: &Disk, dir: &Path, target: &Path, old_file: &StoreFile) -> Result<MigrateReport> {
     let old = Store::open(dir, &OpenOptions::read_only())?;
     create_like(disk, target, &old_file.meta)?;
-    let opts = OpenOptions { durability: Durability::None, snapshots: None, ..OpenOptions::default() };
+    let opts = OpenOptions {
+        durability: Durability::None,
+        snapshots: None,
+        disk: disk.clone(),
+        ..OpenOptions::default()
+    };
     let new = Store::open(target, &opts)?;
     let mut batch = Vec::with_capacity(COPY_BATCH);
     for rec in old.iter(1..=u64::MAX) {
@@ -194,7 +205,7 @@ fn switch(disk: &Disk, dir: &Path) -> Result<()> {
             disk.create_dir(&old)?;
         }
         for name in names(dir)?.into_iter().filter(|n| is_store_file(n)) {
-            disk.rename(&dir.join(&name), &old.join(&name))?;
+            move_entry(disk, &dir.join(&name), &old.join(&name))?;
         }
         disk.sync_dir(&old)?;
         disk.sync_dir(dir)?;
@@ -204,7 +215,7 @@ fn switch(disk: &Disk, dir: &Path) -> Result<()> {
     new.retain(|n| is_store_file(n));
     new.sort_by_key(|n| n == crate::meta::STORE_FILE);
     for name in new {
-        disk.rename(&build.join(&name), &dir.join(&name))?;
+        move_entry(disk, &build.join(&name), &dir.join(&name))?;
         disk.sync_dir(dir)?;
     }
     check_in_place(dir, Some(&read_ready(&build)?))?;
@@ -237,6 +248,23 @@ fn check_in_place(dir: &Path, expected: Option<&MigrateReport>) -> Result<Migrat
         ));
     }
     Ok(found)
+}
+
+/// Moves a file, or a directory's files one by one (so each move is one rename a crash
+/// either did or did not do), syncing the directories.
+fn move_entry(disk: &Disk, from: &Path, to: &Path) -> Result<()> {
+    if !from.is_dir() {
+        return disk.rename(from, to);
+    }
+    if !to.exists() {
+        disk.create_dir(to)?;
+    }
+    for name in names(from)? {
+        disk.rename(&from.join(&name), &to.join(&name))?;
+    }
+    disk.sync_dir(to)?;
+    disk.sync_dir(from)?;
+    fs::remove_dir(from).ctx("remove", from)
 }
 
 fn names(dir: &Path) -> Result<Vec<String>> {

@@ -103,7 +103,13 @@ struct Cut {
 
 /// Repairs the store in `dir` (see the module docs); with `dry_run`, only reports.
 pub fn repair(dir: &Path, dry_run: bool) -> Result<RepairReport> {
-    let disk = Disk::default();
+    repair_with(dir, dry_run, &Disk::default())
+}
+
+/// `repair` through a given file-system seam (fault injection in tests).
+#[doc(hidden)]
+pub fn repair_with(dir: &Path, dry_run: bool, disk: &Disk) -> Result<RepairReport> {
+    let disk = disk.clone();
     let _lock = crate::store::lock_for_maintenance(dir)?;
     let mut report = RepairReport { dry_run, ..RepairReport::default() };
     let (meta, marks) = store_identity(&disk, dir, &mut report)?;
@@ -216,7 +222,13 @@ fn read_segments(disk: &Disk, dir: &Path, meta: &StoreMeta) -> Result<Vec<Seg>> 
 /// the last committed frame) and that frame's seq.
 fn walk(segs: &[Seg], meta: &StoreMeta, log_start: u64, report: &mut RepairReport) -> Result<(Cut, u64)> {
     let first = segs.iter().rposition(|s| s.header.is_some_and(|h| h.base_seq <= log_start)).unwrap_or(0);
-    let mut chain = Chain::start(segs.get(first).and_then(|s| s.header).map_or(log_start, |h| h.base_seq));
+    // The log begins at `log_start`: a first segment that starts later lost what came before.
+    let mut chain = Chain::start(log_start);
+    if let Some(h) = segs.get(first).and_then(|s| s.header)
+        && h.base_seq < log_start
+    {
+        chain = Chain::start(h.base_seq);
+    }
     let mut last = None;
     let mut ends = Vec::new();
     for (i, s) in segs.iter().enumerate().skip(first) {
@@ -334,6 +346,9 @@ struct Plan {
     move_out: Vec<usize>,
     /// The cut segment must be rewritten (it has bytes past the cut).
     rewrite: bool,
+    /// Kept segment files of the wrong length (cut or grown by damage), whose frames are
+    /// intact: given back exactly `segment_bytes`.
+    resize: Vec<usize>,
     indexes: Vec<PathBuf>,
     snapshots: Vec<(PathBuf, String)>,
 }
@@ -373,9 +388,14 @@ fn plan(
             snapshots.push((info.path, why));
         }
     }
+    let resize: Vec<usize> = (0..keep)
+        .filter(|&i| Some(i) != cut.seg.filter(|_| rewrite))
+        .filter(|&i| fs::metadata(&segs[i].path).is_ok_and(|m| m.len() != meta.segment_bytes))
+        .collect();
     report.removed_indexes = indexes.clone();
     report.removed_snapshots = snapshots.clone();
-    let mut quarantined: Vec<PathBuf> = move_out.iter().map(|&i| segs[i].path.clone()).collect();
+    let mut quarantined: Vec<PathBuf> =
+        move_out.iter().chain(&resize).map(|&i| segs[i].path.clone()).collect();
     if rewrite && let Some(i) = cut.seg {
         quarantined.insert(0, segs[i].path.clone());
     }
@@ -384,7 +404,7 @@ fn plan(
         report.quarantine =
             Some(dir.join(QUARANTINE_DIR).join(format!("repair-{}", crate::io_util::now_ns())));
     }
-    Ok(Plan { move_out, rewrite, indexes, snapshots })
+    Ok(Plan { move_out, rewrite, resize, indexes, snapshots })
 }
 
 /// Whether a snapshot's frame is in the segments, unchanged.
@@ -436,6 +456,14 @@ fn apply(
         disk.write_atomic(dir, &file_name(&s.path), &kept)?;
     }
     if let Some(q) = &report.quarantine {
+        for &i in &plan.resize {
+            let s = &segs[i];
+            disk.write_atomic(q, &file_name(&s.path), &fs::read(&s.path).ctx("read", &s.path)?)?;
+            let file = disk.open_rw(&s.path)?;
+            disk.set_len(&file, &s.path, meta.segment_bytes)?;
+            disk.preallocate(&file, &s.path, meta.segment_bytes)?;
+            disk.sync_file(&file, &s.path)?;
+        }
         for &i in &plan.move_out {
             disk.rename(&segs[i].path, &q.join(file_name(&segs[i].path)))?;
         }

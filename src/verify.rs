@@ -169,11 +169,19 @@ fn check_segment(
     let Some(next_seq) = next_seq else {
         return Ok(scan.chain);
     };
-    if scan.next_seq() != next_seq || scan.stop != Stop::Clean {
+    if scan.next_seq() != next_seq {
         return Err(located(format!(
             "sealed segment ends at seq {} but the next segment starts at {next_seq}",
             scan.next_seq()
         )));
+    }
+    if let Stop::Break(b) = scan.stop {
+        report.notes.push(format!(
+            "{}: {} non-zero bytes after the last frame (offset {}); never read",
+            seg.path.display(),
+            b.garbage_end - scan.end,
+            scan.end
+        ));
     }
     check_index_file(seg, &index, next_seq, report);
     Ok(scan.chain)

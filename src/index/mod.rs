@@ -13,6 +13,9 @@ use rustc_hash::FxBuildHasher;
 /// SipHash's cost on every append.
 pub(crate) type SessionMap = HashMap<Box<str>, Vec<u32>, FxBuildHasher>;
 
+/// Commit points are kept at this granularity.
+const COMMIT_PAGE_BYTES: u32 = 4096;
+
 /// One sparse entry is kept for every this many records.
 pub const SPARSE_EVERY: u64 = 64;
 
@@ -38,6 +41,11 @@ pub struct SegmentIndex {
     pub last_frame_at: u32,
     sparse: Vec<SparseEntry>,
     sessions: SessionMap,
+    /// Where committed batches end in this segment, in memory only (the writer's): the
+    /// latest commit ending in each 4 KiB page, as (end offset, its last seq). A sync that
+    /// covers bytes up to a page boundary makes the last batch ending before it durable,
+    /// never part of a batch that runs on.
+    commits: Vec<(u32, u64)>,
 }
 
 impl SegmentIndex {
@@ -50,7 +58,28 @@ impl SegmentIndex {
             last_frame_at: 0,
             sparse: Vec::new(),
             sessions: SessionMap::default(),
+            commits: Vec::new(),
         }
+    }
+
+    /// Records that a batch ending at offset `end` with seq `seq` committed.
+    pub fn note_commit(&mut self, end: u32, seq: u64) {
+        match self.commits.last_mut() {
+            Some(last) if last.0 / COMMIT_PAGE_BYTES == end / COMMIT_PAGE_BYTES => *last = (end, seq),
+            _ => self.commits.push((end, seq)),
+        }
+    }
+
+    /// The last seq of the last committed batch ending at or before `offset`, as the writer
+    /// recorded them (page precision).
+    pub fn committed_before(&self, offset: usize) -> Option<u64> {
+        let k = self.commits.partition_point(|&(end, _)| end as usize <= offset);
+        k.checked_sub(1).map(|k| self.commits[k].1)
+    }
+
+    /// The last seq of the last batch committed in this segment.
+    pub fn last_commit(&self) -> Option<u64> {
+        self.commits.last().map(|c| c.1)
     }
 
     /// Records the next frame: `seq` must be `base_seq + records`.
@@ -82,6 +111,7 @@ impl SegmentIndex {
             offsets.truncate(keep);
             !offsets.is_empty()
         });
+        self.commits.retain(|&(e, _)| e <= end);
         self.records = records;
         self.end = end;
         self.last_frame_at = last_frame_at;
@@ -100,21 +130,6 @@ impl SegmentIndex {
         let k = (seq - self.base_seq) / SPARSE_EVERY;
         let entry = self.sparse.get(usize::try_from(k).ok()?)?;
         Some((self.base_seq + k * SPARSE_EVERY, entry.offset))
-    }
-
-    /// The last seq whose frame lies wholly below `offset`, to a sparse entry's precision
-    /// (it may be up to `SPARSE_EVERY - 1` short); `base_seq - 1` if none.
-    pub fn seq_before(&self, offset: usize) -> u64 {
-        let k = self.sparse.partition_point(|e| e.offset as usize <= offset);
-        if k == 0 {
-            return self.base_seq.saturating_sub(1);
-        }
-        // Entry k-1 starts at or below `offset`: the frames before it are wholly below.
-        let before_entry = (k as u64 - 1) * SPARSE_EVERY;
-        if k == self.sparse.len() && self.end as usize <= offset {
-            return self.next_seq() - 1;
-        }
-        (self.base_seq + before_entry).saturating_sub(1)
     }
 
     /// Frame offsets of one session's records, in seq order.

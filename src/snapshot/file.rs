@@ -98,8 +98,8 @@ pub fn decode_header(bytes: &[u8], store_id: u64) -> Result<SnapshotHeader, Stri
     })
 }
 
-/// Decodes and checks a whole snapshot file: header, length, CRC, bounded decompression.
-pub fn decode(bytes: &[u8], store_id: u64) -> Result<Snapshot, String> {
+/// Checks a snapshot file's header, length and payload CRC, without decompressing it.
+pub fn check_payload(bytes: &[u8], store_id: u64) -> Result<SnapshotHeader, String> {
     let header = decode_header(bytes, store_id)?;
     let payload_len = header.payload_len;
     if bytes.len() < PREFIX_BYTES || (bytes.len() - PREFIX_BYTES) as u64 != payload_len {
@@ -109,13 +109,18 @@ pub fn decode(bytes: &[u8], store_id: u64) -> Result<Snapshot, String> {
             PREFIX_BYTES as u64 + payload_len
         ));
     }
-    let (hash, payload) = bytes[HEADER_BYTES..].split_at(32);
     let mut crc = crc32fast::Hasher::new();
-    crc.update(hash);
-    crc.update(payload);
+    crc.update(&bytes[HEADER_BYTES..]);
     if crc.finalize() != header.payload_crc {
         return Err("payload checksum mismatch".into());
     }
+    Ok(header)
+}
+
+/// Decodes and checks a whole snapshot file: header, length, CRC, bounded decompression.
+pub fn decode(bytes: &[u8], store_id: u64) -> Result<Snapshot, String> {
+    let header = check_payload(bytes, store_id)?;
+    let (hash, payload) = bytes[HEADER_BYTES..].split_at(32);
     let state_len = usize::try_from(header.state_len).unwrap_or(usize::MAX);
     if state_len > STATE_BYTES_MAX {
         return Err(format!("state of {state_len} bytes over the {STATE_BYTES_MAX}-byte limit"));

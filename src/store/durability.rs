@@ -46,6 +46,8 @@ pub(super) struct Durable {
     policy: Durability,
     /// The last committed seq an msync/fdatasync has made durable.
     durable: AtomicU64,
+    /// Every segment numbered up to this is synced whole (sealed, or recovered at open).
+    sealed_through: AtomicU64,
     /// Held by the one thread syncing for a group of waiters (group commit).
     sync_lock: Mutex<()>,
     poisoned: AtomicBool,
@@ -57,10 +59,11 @@ pub(super) struct Durable {
 impl Durable {
     /// A tracker whose log is durable through `durable`; `store` records evidence (a
     /// writer's), `None` for readers.
-    pub fn new(policy: Durability, durable: u64, store: Option<StoreWriter>) -> Durable {
+    pub fn new(policy: Durability, durable: u64, sealed_through: u64, store: Option<StoreWriter>) -> Durable {
         Durable {
             policy,
             durable: AtomicU64::new(durable),
+            sealed_through: AtomicU64::new(sealed_through),
             sync_lock: Mutex::new(()),
             poisoned: AtomicBool::new(false),
             cause: Mutex::new(None),
@@ -126,15 +129,23 @@ impl Durable {
     /// finished sealing (a barrier must not wait for its queue).
     fn sync_segments(&self, segments: &[Arc<Segment>]) -> Result<()> {
         let Some((active, left)) = segments.split_last() else { return Ok(()) };
-        let durable = self.durable();
-        if durable + 1 < active.header.base_seq {
-            for seg in
-                left.iter().rev().take_while(|s| s.index().is_none_or(|ix| ix.next_seq() > durable + 1))
-            {
-                seg.sync_file()?;
-            }
+        let sealed = self.sealed_through();
+        for seg in left.iter().rev().take_while(|s| s.no() > sealed) {
+            seg.sync_file()?;
         }
         active.sync_published()
+    }
+
+    /// Every segment numbered up to this is synced whole.
+    pub fn sealed_through(&self) -> u64 {
+        self.sealed_through.load(Ordering::Acquire)
+    }
+
+    /// Segment `no` (and, the syncer sealing in order, every one before it) is synced whole.
+    pub fn sealed(&self, no: u64) {
+        if !self.is_poisoned() {
+            self.sealed_through.fetch_max(no, Ordering::AcqRel);
+        }
     }
 
     /// Poisons the store with the error of a failed sync; returns the error every caller

@@ -158,14 +158,12 @@ fn periodic_sync(shared: &Shared, last_end: &mut usize) {
         return;
     }
     // Only if every earlier segment is durable (sealing may still be queued).
-    if shared.durable.durable() + 1 < active.header.base_seq {
+    if shared.durable.sealed_through() + 1 < active.no() {
         return;
     }
-    let durable = if upto == end && last >= active.header.base_seq {
-        last
-    } else {
-        active.index().map_or(0, |ix| ix.seq_before(upto)).min(last)
-    };
+    // Only whole committed batches become durable: a batch that runs past `upto` (or on
+    // into the next segment) is not durable until all of it is.
+    let durable = active.index().and_then(|ix| ix.committed_before(upto)).unwrap_or(0).min(last);
     shared.mark_durable(durable);
 }
 
@@ -194,8 +192,11 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
         shared.durable.poison(cause("fdatasync of sealed segment", &seg, &e));
         return;
     }
-    if let Some(ix) = seg.index() {
-        shared.mark_durable(ix.next_seq() - 1);
+    shared.durable.sealed(seg.no());
+    // Its last committed batch is durable now; frames after it belong to a batch that runs
+    // on into the next segment, durable only once that segment is synced too.
+    if let Some(seq) = seg.index().and_then(|ix| ix.last_commit()) {
+        shared.mark_durable(seq);
     }
     let Some(bytes) = seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) else {
         return;

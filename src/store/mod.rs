@@ -145,6 +145,7 @@ impl Store {
         }
         let made_dir = !dir.exists();
         fs::create_dir_all(dir).ctx("create directory", dir)?;
+        clear_interrupted_init(dir)?;
         if fs::read_dir(dir).ctx("list", dir)?.next().is_some() {
             let why = if dir.join(STORE_FILE).exists() {
                 "a store already exists here"
@@ -211,6 +212,7 @@ impl Store {
             durable: durability::Durable::new(
                 opts.durability,
                 if writable { committed } else { 0 },
+                rec.segments.last().map_or(0, |s| s.no().saturating_sub(1)),
                 store_writer,
             ),
             segments: RwLock::new(Arc::new(rec.segments)),
@@ -297,6 +299,14 @@ impl Store {
     /// power loss cannot take. Only a writer knows it; a read-only handle says 0.
     pub fn durable_seq(&self) -> u64 {
         self.shared.durable.durable()
+    }
+
+    /// A function that reads `durable_seq` without holding the store: the fault-simulation
+    /// recorder calls it from inside the store's own I/O. Not for applications.
+    #[doc(hidden)]
+    pub fn durable_probe(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.durable.durable()
     }
 
     /// The store's format version: 2, or 1 for a store that must be migrated (it opens
@@ -520,6 +530,37 @@ impl Shared {
     fn warn(&self, what: String) {
         self.warnings.lock().push(what);
     }
+}
+
+/// An `init` killed before it wrote `STORE` leaves `LOCK`, an empty first segment and temp
+/// files: that is no store yet, so a new `init` removes them and starts again. Anything
+/// else in the directory is left alone (and the caller refuses it).
+fn clear_interrupted_init(dir: &Path) -> Result<()> {
+    if dir.join(STORE_FILE).exists() {
+        return Ok(());
+    }
+    let first = crate::segment::file_name(1, crate::segment::SEGMENT_EXT);
+    let mut ours = Vec::new();
+    for entry in fs::read_dir(dir).ctx("list", dir)? {
+        let entry = entry.ctx("list", dir)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name == LOCK_FILE || name == first || crate::disk::is_temp(&name)) || !entry.path().is_file() {
+            return Ok(());
+        }
+        ours.push(entry.path());
+    }
+    let seg = dir.join(&first);
+    if seg.exists() {
+        let bytes = fs::read(&seg).ctx("read", &seg)?;
+        // A segment with any frame is somebody's data, not an interrupted init.
+        if bytes.get(crate::segment::header::HEADER_BYTES..).is_some_and(|b| b.iter().any(|&x| x != 0)) {
+            return Ok(());
+        }
+    }
+    for p in ours {
+        fs::remove_file(&p).ctx("remove", &p)?;
+    }
+    Ok(())
 }
 
 /// Writes a new store's files: `LOCK`, the first segment (header synced), then `STORE` last,

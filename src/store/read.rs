@@ -286,9 +286,11 @@ fn rebuild_sealed(shared: &Shared, segments: &[Arc<Segment>], i: usize, why: &st
 /// Rebuilds a sealed segment's index by scanning it; the scan must find exactly the seqs
 /// the next segment's base implies, ending cleanly.
 fn rebuild(shared: &Shared, seg: &Segment, next_seq: u64, why: &str) -> Result<SegmentIndex> {
-    let (scan, index) = seg.scan_and_index(Chain::start(seg.header.base_seq), true)?;
+    let (scan, index) = seg.scan_and_index(Chain::start(seg.header.base_seq), false)?;
     let expected = next_seq.saturating_sub(seg.header.base_seq);
-    if scan.records != expected || !matches!(scan.stop, Stop::Clean) {
+    // Every frame up to the next segment's base must be there; bytes after the last one
+    // are never read.
+    if scan.records != expected {
         let stop = match scan.stop {
             Stop::Clean => "clean end".to_owned(),
             Stop::Break(b) => b.why.to_string(),

@@ -106,6 +106,9 @@ impl Store {
     /// newest `keep`.
     pub fn snapshot_now(&self, keep: usize) -> Result<SnapshotInfo> {
         self.flush()?;
+        if self.last_seq() < self.shared.log_start {
+            return Err(Error::InvalidOption("nothing to snapshot: the log is empty".into()));
+        }
         let (state, _) = self.state()?;
         let info = publish(&self.shared, &state)?;
         snapshot::prune(&self.shared.disk, &self.shared.dir, keep)?;
@@ -201,20 +204,26 @@ pub(super) fn publish(shared: &Arc<Shared>, state: &EnergyState) -> Result<Snaps
     snapshot::publish(&shared.disk, &shared.dir, shared.meta.store_id, &snap)
 }
 
-/// A writer's open removes the snapshots at or below the log's end that do not bind to it
-/// (formats/recovery.md, "Snapshots"); returns them and why.
+/// A writer's open removes the snapshots at or below the log's end that are damaged or do
+/// not bind to it (formats/recovery.md, "Snapshots"): they are derived data, like an
+/// index, and the log they describe is sound. Returns them and why. Only the header, the
+/// binding and the payload CRC are checked here, so the open stays cheap.
 pub(super) fn remove_unbound_snapshots(shared: &Arc<Shared>) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     for info in snapshot::list(&shared.dir)? {
         if info.seq > shared.last_seq() || info.seq < shared.log_start {
             continue;
         }
-        let header = snapshot::read_header(&shared.disk, &info.path, shared.meta.store_id);
-        let why = match header {
+        let max = (snapshot_file::PREFIX_BYTES + STATE_BYTES_MAX) as u64;
+        let checked = shared
+            .disk
+            .read_bounded(&info.path, max)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| snapshot_file::check_payload(&bytes, shared.meta.store_id));
+        let why = match checked {
             Ok(h) if h.seq != info.seq => Some(format!("header says seq {}", h.seq)),
             Ok(h) => check_binding(shared, h.seq, h.bind).err(),
-            // Damaged or foreign: skipped by every reader; left for `verify` to report.
-            Err(_) => None,
+            Err(why) => Some(format!("damaged: {why}")),
         };
         if let Some(why) = why {
             snapshot::remove(&shared.disk, &shared.dir, std::slice::from_ref(&info.path))?;

@@ -341,10 +341,19 @@ impl Writer {
             self.end_batch_at(&mut open, at, len);
         }
         let active_end = if open.staged.is_empty() { open.at } else { open.active_end };
-        self.active.map.publish(&mut self.token, active_end);
-        if let Some(last) = open.staged.last_mut() {
-            last.end = open.at;
+        let last_seq = open.next.saturating_sub(1);
+        // The batch ends in the last segment it wrote: that is where its commit point goes.
+        match open.staged.last_mut() {
+            Some(last) => {
+                last.end = open.at;
+                last.seg.with_index_mut(|ix| ix.note_commit(offset32(open.at), last_seq));
+            }
+            None if open.next > open.first => {
+                self.active.with_index_mut(|ix| ix.note_commit(offset32(open.at), last_seq));
+            }
+            None => {}
         }
+        self.active.map.publish(&mut self.token, active_end);
         for st in open.staged {
             let Staged { seg, mut token, key, end } = st;
             seg.map.publish(&mut token, end);

@@ -23,3 +23,7 @@ mod state;
 mod torture;
 mod util;
 mod validate;
+mod faultsim_util;
+mod io_errors;
+mod media;
+mod power_loss;

@@ -1,0 +1,12 @@
+//! Scratch space for the fault campaigns: in memory when `/dev/shm` is there (fsync is then
+//! free, so the sample fits its time budget), else the system temp directory.
+
+pub fn scratch() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(d) = tempfile::Builder::new().prefix("wfstore-faultsim-").tempdir_in(shm) {
+            return d;
+        }
+    }
+    tempfile::tempdir().unwrap()
+}
