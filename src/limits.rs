@@ -28,7 +28,7 @@ pub const SEGMENT_BYTES_MAX: u64 = u32::MAX as u64 & !(PAGE_BYTES - 1);
 
 /// Whether `n` is a segment size a store may have: in range and whole pages.
 pub const fn segment_bytes_ok(n: u64) -> bool {
-    n >= SEGMENT_BYTES_MIN && n <= SEGMENT_BYTES_MAX && n % PAGE_BYTES == 0
+    n >= SEGMENT_BYTES_MIN && n <= SEGMENT_BYTES_MAX && n.is_multiple_of(PAGE_BYTES)
 }
 
 /// Most frames one batch may hold (a frame's batch position is 30 bits).

@@ -248,7 +248,7 @@ fn walk(segs: &[Seg], meta: &StoreMeta, log_start: u64, report: &mut RepairRepor
         let (scan, _) = match scanned {
             Ok(x) => x,
             Err(Error::Corrupt(c)) => {
-                report.damage = Some(damage(c.offset as usize, c.seq.unwrap_or(chain.seq), c.what));
+                report.damage = Some(damage(usize::try_from(c.offset).unwrap_or(usize::MAX), c.seq.unwrap_or(chain.seq), c.what));
                 break;
             }
             Err(e) => return Err(e),
@@ -300,7 +300,7 @@ fn valid_beyond(segs: &[Seg], meta: &StoreMeta, damage: Option<&Damage>) -> Vec<
         let Some(h) = SegmentHeader::decode(bytes).ok().filter(|h| h.store_id == meta.store_id) else {
             continue;
         };
-        let from = if s.path == d.path { d.offset as usize + 1 } else { HEADER_BYTES };
+        let from = if s.path == d.path { usize::try_from(d.offset).unwrap_or(usize::MAX).saturating_add(1) } else { HEADER_BYTES };
         let (mut lo, mut hi, mut n) = (u64::MAX, 0, 0);
         let mut at = from;
         while at + frame::FRAME_HEADER_BYTES <= bytes.len() {

@@ -147,8 +147,8 @@ fn content(
                 Fate::Kept => true,
                 Fate::Torn => rng.bool(),
             };
-            for i in sector..s_end {
-                out[i] = match fate {
+            for (i, byte) in out.iter_mut().enumerate().take(s_end).skip(sector) {
+                *byte = match fate {
                     Fate::Zero => 0,
                     _ if take_new => new(i),
                     _ => old(i),

@@ -244,15 +244,20 @@ impl Writer {
         (RECORD_BODY_BYTES_MAX as usize).min(self.room_in_empty_segment())
     }
 
+    /// The segment size (at most `SEGMENT_BYTES_MAX`, so it fits a usize).
+    fn segment_bytes(&self) -> usize {
+        usize::try_from(self.shared.meta.segment_bytes).unwrap_or(usize::MAX)
+    }
+
     /// Bytes of body an empty segment has room for.
     fn room_in_empty_segment(&self) -> usize {
-        (self.shared.meta.segment_bytes as usize).saturating_sub(HEADER_BYTES + FRAME_HEADER_BYTES)
+        self.segment_bytes().saturating_sub(HEADER_BYTES + FRAME_HEADER_BYTES)
     }
 
     /// Encodes and seals one frame at `at` of the current segment (unpublished); returns its
     /// length. Never writes past `segment_bytes`.
     fn write_frame(&mut self, at: usize, event: &Event, stamp: Stamp) -> Result<usize, WriteError> {
-        let limit = self.shared.meta.segment_bytes as usize;
+        let limit = self.segment_bytes();
         let room = limit.saturating_sub(at).min(FRAME_BYTES_MAX);
         let fresh = at == HEADER_BYTES;
         let (map, token, key) = self.current();

@@ -3,10 +3,9 @@
 
 pub fn scratch() -> tempfile::TempDir {
     let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(d) = tempfile::Builder::new().prefix("wfstore-faultsim-").tempdir_in(shm) {
-            return d;
-        }
+    let in_memory = shm.is_dir().then(|| tempfile::Builder::new().prefix("wfstore-faultsim-").tempdir_in(shm));
+    match in_memory {
+        Some(Ok(d)) => d,
+        _ => tempfile::tempdir().unwrap(),
     }
-    tempfile::tempdir().unwrap()
 }

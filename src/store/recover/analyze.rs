@@ -126,11 +126,11 @@ pub(crate) fn analyze(cx: &Context<'_>, listing: &Listing) -> Result<Analysis> {
     }
     let probe = !cx.writer_live;
     let mut beyond = valid_end;
-    for i in sealed_end..valid_end {
-        let Some(h) = valid(&segs[i]) else { break };
+    for (i, seg) in segs.iter().enumerate().take(valid_end).skip(sealed_end) {
+        let Some(h) = valid(seg) else { break };
         if h.base_seq != chain.seq {
             a.brk = Some(break_at(
-                &segs[i].path,
+                &seg.path,
                 0,
                 chain.seq,
                 format!("segment starts at seq {} instead", h.base_seq),
@@ -139,15 +139,15 @@ pub(crate) fn analyze(cx: &Context<'_>, listing: &Listing) -> Result<Analysis> {
             beyond = i;
             break;
         }
-        let s = scan_file(cx.disk, i, &segs[i], h, chain, probe)?;
+        let s = scan_file(cx.disk, i, seg, h, chain, probe)?;
         chain = s.scan.chain;
         last = s.scan.last.or(last);
-        note_claim(&mut a.claims, s.scan.claim, &segs[i].path);
+        note_claim(&mut a.claims, s.scan.claim, &seg.path);
         let stop = s.scan.stop;
         if let Stop::Break(b) = stop {
             let why = b.why.to_string();
-            a.brk = Some(break_at(&segs[i].path, s.scan.end as u64, chain.seq, why, b.valid_after.is_some()));
-            note_claim(&mut a.claims, b.claim_after, &segs[i].path);
+            a.brk = Some(break_at(&seg.path, s.scan.end as u64, chain.seq, why, b.valid_after.is_some()));
+            note_claim(&mut a.claims, b.claim_after, &seg.path);
         }
         a.scanned.push(s);
         if matches!(stop, Stop::Break(_)) {
