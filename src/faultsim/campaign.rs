@@ -132,9 +132,9 @@ pub fn power_loss(plan: &Plan) -> Result<Report, Box<Failure>> {
             for _ in 0..4 {
                 let state = crash::crash_state(cap, &mut rng);
                 let case = format!("workload {w:?}\n{}", state.description);
-                let verdict = check_state(&dir, &state, |d| {
-                    oracle::power_loss(d, w.seed, cap.durable_seq, recorded.last)
-                });
+                let saved =
+                    Saved::new("power-loss", w.seed, cap.durable_seq, recorded.last, &state.description);
+                let verdict = check_state(&dir, &state, saved);
                 let outcome = verdict.map_err(|(e, saved)| failure(plan, case, e, &saved))?;
                 report.note(outcome, "");
             }
@@ -167,10 +167,9 @@ pub fn power_loss_maintenance(plan: &Plan, v1: Option<&Path>) -> Result<Report, 
                 let state = crash::crash_state(cap, &mut rng);
                 let what = if migrating.is_some() { "migrate" } else { "repair" };
                 let case = format!("{what} of workload {w:?}\n{}", state.description);
-                let verdict = check_state(&dir, &state, |d| match migrating {
-                    Some(v1) => oracle::after_migrate(d, v1),
-                    None => oracle::after_repair(d, w.seed, last),
-                });
+                let mut saved = Saved::new(what, w.seed, 0, last, &state.description);
+                saved.v1 = migrating.map(Path::to_owned);
+                let verdict = check_state(&dir, &state, saved);
                 let outcome = verdict.map_err(|(e, saved)| failure(plan, case, e, &saved))?;
                 report.note(outcome, &format!(" {what}"));
             }
@@ -246,20 +245,48 @@ fn record(dir: &Path, w: &Workload, dice: u64) -> Result<Recorded, String> {
     Ok(Recorded { captures: rec.take_captures(), last })
 }
 
-/// Writes `state` into `dir/case`, runs `check` on it, and removes it if it passes.
-fn check_state(
-    dir: &Path,
-    state: &CrashState,
-    check: impl FnOnce(&Path) -> oracle::Verdict,
-) -> Result<Outcome, (String, PathBuf)> {
-    let case = dir.join("case");
+/// What `replay` needs to rerun the oracle on a saved case (written beside it as
+/// `case.json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Saved {
+    /// `power-loss`, `media`, `io-errors`, `repair` or `migrate`.
+    pub kind: String,
+    /// The workload's seed (events are `workload::event(seed, seq)`).
+    pub seed: u64,
+    /// The seq that must survive.
+    pub required: u64,
+    /// The last seq that may.
+    pub last: u64,
+    /// The version-1 store a `migrate` case copied.
+    pub v1: Option<PathBuf>,
+    /// The state or fault, in words.
+    pub description: String,
+}
+
+impl Saved {
+    fn new(kind: &str, seed: u64, required: u64, last: u64, description: &str) -> Saved {
+        Saved { kind: kind.into(), seed, required, last, v1: None, description: description.into() }
+    }
+}
+
+/// Writes `state` into `dir/case` and runs the oracle on it; a failing state is written
+/// again, untouched, into `dir/case.orig`, with `dir/case.json` to replay it.
+fn check_state(dir: &Path, state: &CrashState, saved: Saved) -> Result<Outcome, (String, PathBuf)> {
+    let (case, orig) = (dir.join("case"), dir.join("case.orig"));
+    let io = |e: std::io::Error| (e.to_string(), case.clone());
     let _ = std::fs::remove_dir_all(&case);
-    std::fs::create_dir_all(&case).map_err(|e| (e.to_string(), case.clone()))?;
-    crash::materialize(state, &case).map_err(|e| (e.to_string(), case.clone()))?;
+    std::fs::create_dir_all(&case).map_err(io)?;
+    crash::materialize(state, &case).map_err(io)?;
     let _dog = Watchdog::arm(CASE_LIMIT, state.description.clone());
-    let verdict = check(&case).map_err(|e| (e, case.clone()))?;
+    let verdict = replay(&case, &saved);
     let _ = std::fs::remove_dir_all(&case);
-    Ok(verdict)
+    let Err(e) = verdict else { return verdict.map_err(|e| (e, case)) };
+    // Keep the state as the fault left it (the oracle changed `case`), to be replayed.
+    std::fs::create_dir_all(&orig).map_err(io)?;
+    crash::materialize(state, &orig).map_err(io)?;
+    let json = serde_json::to_vec_pretty(&saved).unwrap_or_default();
+    std::fs::write(dir.join("case.json"), json).map_err(io)?;
+    Err((e, orig))
 }
 
 /// Media faults: run a workload to a clean close, then damage a copy of its store once per
@@ -276,12 +303,12 @@ pub fn media(plan: &Plan) -> Result<Report, Box<Failure>> {
         report.workloads += 1;
         for _ in 0..40 {
             let Some((target, fault)) = media::draw(&files, &older, &mut rng) else { continue };
-            let state = CrashState { files: files.clone(), description: format!("{target:?}: {fault:?}") };
+            let mut damaged = files.clone();
+            media::apply_to(&mut damaged, &fault, &older);
+            let state = CrashState { files: damaged, description: format!("{target:?}: {fault:?}") };
             let case = format!("workload {w:?}\nfault {target:?}: {fault:?}");
-            let verdict = check_state(&dir, &state, |d| {
-                media::apply(d, &fault, &older).map_err(|e| e.to_string())?;
-                oracle::media(d, w.seed, last)
-            });
+            let saved = Saved::new("media", w.seed, 0, last, &state.description);
+            let verdict = check_state(&dir, &state, saved);
             let outcome = verdict.map_err(|(e, saved)| failure(plan, case, e, &saved))?;
             report.note(outcome, &format!(" {target:?}"));
         }
@@ -505,11 +532,26 @@ fn failure(plan: &Plan, case: String, error: String, saved: &Path) -> Box<Failur
     Box::new(Failure { seed: plan.seed, case, error, saved: saved.to_owned() })
 }
 
-/// Reruns the oracle on a saved store: `kind` is the campaign's, `seed` the workload's.
-pub fn replay(dir: &Path, kind: &str, seed: u64, required: u64, last: u64) -> oracle::Verdict {
-    match kind {
-        "power-loss" => oracle::power_loss(dir, seed, required, last),
-        "media" => oracle::media(dir, seed, last),
-        _ => oracle::io_error(dir, seed, required, last),
+/// Runs the oracle of `saved.kind` on the store in `dir`.
+pub fn replay(dir: &Path, saved: &Saved) -> oracle::Verdict {
+    match (saved.kind.as_str(), &saved.v1) {
+        ("power-loss", _) => oracle::power_loss(dir, saved.seed, saved.required, saved.last),
+        ("media", _) => oracle::media(dir, saved.seed, saved.last),
+        ("repair", _) => oracle::after_repair(dir, saved.seed, saved.last),
+        ("migrate", Some(v1)) => oracle::after_migrate(dir, v1),
+        _ => oracle::io_error(dir, saved.seed, saved.required, saved.last),
     }
+}
+
+/// Reruns the oracle on a case a campaign saved (`dir` holds the store as the fault left it;
+/// `case.json` is beside it), on a copy, so the saved one stays as it was.
+pub fn replay_saved(dir: &Path) -> Result<Outcome, String> {
+    let json = std::fs::read(dir.with_file_name("case.json")).map_err(|e| format!("case.json: {e}"))?;
+    let saved: Saved = serde_json::from_slice(&json).map_err(|e| format!("case.json: {e}"))?;
+    let copy = dir.with_file_name("replay");
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_tree(dir, &copy).map_err(|e| e.to_string())?;
+    let verdict = replay(&copy, &saved);
+    let _ = std::fs::remove_dir_all(&copy);
+    verdict
 }

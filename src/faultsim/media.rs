@@ -144,41 +144,38 @@ fn offset(rng: &mut fastrand::Rng, len: u64, data_end: u64) -> u64 {
     }
 }
 
-/// Applies `fault` to the store in `dir` (names in `fault` are relative to it).
-pub fn apply(dir: &Path, fault: &Fault, older: &BTreeMap<PathBuf, Vec<u8>>) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt as _;
-    let path = dir.join(fault.file());
-    let open = || std::fs::OpenOptions::new().read(true).write(true).open(&path);
+/// Applies `fault` to a store's files (name → bytes), in memory.
+pub fn apply_to(files: &mut BTreeMap<PathBuf, Vec<u8>>, fault: &Fault, older: &BTreeMap<PathBuf, Vec<u8>>) {
+    let name = fault.file().to_owned();
+    if let Fault::Lose { .. } = fault {
+        files.remove(&name);
+        return;
+    }
+    let Some(bytes) = files.get_mut(&name) else { return };
+    let at = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
+    let block = |x: u64, len: usize| at(x).min(len)..at(x).saturating_add(4096).min(len);
     match fault {
-        Fault::Flip { at, bit, .. } => {
-            let f = open()?;
-            let mut b = [0u8];
-            if f.read_at(&mut b, *at)? == 1 {
-                b[0] ^= 1 << bit;
-                f.write_all_at(&b, *at)?;
+        Fault::Flip { at: x, bit, .. } => {
+            if let Some(b) = bytes.get_mut(at(*x)) {
+                *b ^= 1 << bit;
             }
         }
-        Fault::Zero { at, .. } => {
-            let f = open()?;
-            let len = f.metadata()?.len();
-            let n = 4096.min(len.saturating_sub(*at));
-            f.write_all_at(&vec![0u8; usize::try_from(n).unwrap_or(0)], *at)?;
+        Fault::Zero { at: x, .. } => {
+            let r = block(*x, bytes.len());
+            bytes[r].fill(0);
         }
         Fault::Copy { from, to, .. } => {
-            let f = open()?;
-            let len = f.metadata()?.len();
-            let n = 4096.min(len.saturating_sub(*from)).min(len.saturating_sub(*to));
-            let mut block = vec![0u8; usize::try_from(n).unwrap_or(0)];
-            f.read_exact_at(&mut block, *from)?;
-            f.write_all_at(&block, *to)?;
+            let (src, dst) = (block(*from, bytes.len()), block(*to, bytes.len()));
+            let n = src.len().min(dst.len());
+            let copy = bytes[src.start..src.start + n].to_vec();
+            bytes[dst.start..dst.start + n].copy_from_slice(&copy);
         }
-        Fault::Truncate { len, .. } => open()?.set_len(*len)?,
+        Fault::Truncate { len, .. } => bytes.truncate(at(*len)),
         Fault::Stale { file } => {
-            if let Some(bytes) = older.get(file) {
-                std::fs::write(&path, bytes)?;
+            if let Some(old) = older.get(file) {
+                bytes.clone_from(old);
             }
         }
-        Fault::Lose { .. } => std::fs::remove_file(&path)?,
+        Fault::Lose { .. } => {}
     }
-    Ok(())
 }
