@@ -519,13 +519,34 @@ fn with_fault(dir: &Path, w: &Workload, fault: inject::Fault) -> Result<Outcome,
         Ok(store) => {
             let out = w.run(&store);
             let last = store.last_seq();
-            let _ = store.close();
+            let closed = store.close();
+            if faults.fired_on().is_some_and(|(thread, path)| holds_data(fault.kind, &thread, &path))
+                && out.error.is_none()
+                && closed.is_ok()
+            {
+                return Err("a failed sync was swallowed: the workload and the close both succeeded".into());
+            }
             (out.acked, last)
         }
         // The fault hit the open itself: nothing was appended.
         Err(_) => (0, 0),
     };
     oracle::io_error(&store_dir, w.seed, acked, last)
+}
+
+/// Whether a failed sync of `path` (in `thread`) may have lost data the store relies on: an
+/// msync of a segment, an fdatasync of a segment with frames or of `STORE`. Such a failure
+/// must never pass unnoticed. A temp file being published (an index, a snapshot) is
+/// discarded when its sync fails, and a new segment the preparer syncs holds nothing yet.
+fn holds_data(kind: OpKind, thread: &str, path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    match kind {
+        OpKind::SyncRange => true,
+        OpKind::SyncFile => {
+            thread != "wfstore-prepare" && (name.ends_with(".seg") || name == crate::meta::STORE_FILE)
+        }
+        _ => false,
+    }
 }
 
 fn failure(plan: &Plan, case: String, error: String, saved: &Path) -> Box<Failure> {

@@ -35,6 +35,8 @@ pub struct Faults {
     counts: Mutex<BTreeMap<OpKind, u64>>,
     /// Set once the fault fired.
     fired: AtomicBool,
+    /// Where the fault first fired: the thread's name and the file.
+    fired_on: Mutex<Option<(String, std::path::PathBuf)>>,
 }
 
 impl Faults {
@@ -55,6 +57,11 @@ impl Faults {
         self.fired.load(Ordering::Acquire)
     }
 
+    /// Where the fault first fired: the thread's name and the file.
+    pub fn fired_on(&self) -> Option<(String, std::path::PathBuf)> {
+        self.fired_on.lock().clone()
+    }
+
     /// Calls seen of `kind` since the last `set`.
     pub fn count(&self, kind: OpKind) -> u64 {
         self.counts.lock().get(&kind).copied().unwrap_or(0)
@@ -72,6 +79,8 @@ impl DiskHook for Faults {
         let Some(f) = *self.fault.lock() else { return Ok(()) };
         if f.kind == op.kind() && (n == f.nth || (f.forever && n > f.nth)) {
             self.fired.store(true, Ordering::Release);
+            let thread = std::thread::current().name().unwrap_or_default().to_owned();
+            self.fired_on.lock().get_or_insert_with(|| (thread, op.path().to_owned()));
             return Err(io::Error::from_raw_os_error(f.errno));
         }
         Ok(())

@@ -438,6 +438,10 @@ impl Store {
         }
         self.shared.closed.store(true, Ordering::Release);
         self.shared.wake_listeners();
+        // A sync that failed while closing (sealing the last segments) is the close's error.
+        if self.shared.writable && result.is_ok() {
+            result = self.shared.durable.check();
+        }
         result
     }
 
