@@ -410,6 +410,125 @@ fn content_is_exported_only_when_asked() {
     assert_eq!(hashes, format!("{}\n", texts.len()));
 }
 
+/// A fake temp file of a full export, `name` in `dir`, last written `age` ago.
+fn stale_temp(dir: &Path, name: &str, age: std::time::Duration) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, b"half an export").unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - age).unwrap();
+    path
+}
+
+/// The names of the hidden (temp) files in `dir`, sorted.
+fn hidden_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        leftovers(dir).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// Asserts `db` is a complete, checked export of the 100 events of `store_with`.
+fn assert_full_export_of_100(db: &Path) {
+    assert_sqlite3_checks_pass(db);
+    let conn = Connection::open(db).unwrap();
+    assert_eq!(count(&conn, "SELECT count(*) FROM events"), 100);
+    assert_eq!(count(&conn, "SELECT last_seq FROM export_state"), 100);
+}
+
+/// Killed exports leave `.audit.db.<16 hex>.tmp` files: the next full export of `audit.db`
+/// removes those that are older and unlocked, and leaves another target's temp file, a temp
+/// file a running export holds (locked), and files that only look alike.
+#[test]
+fn a_full_export_removes_the_stale_temp_files_of_its_target_only() {
+    let hour = std::time::Duration::from_secs(3600);
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    store_with(&store_dir, 100, SMALL_SEGMENT);
+    let stale = [
+        stale_temp(dir.path(), ".audit.db.00c0ffee00c0ffee.tmp", hour),
+        stale_temp(dir.path(), ".audit.db.0123456789abcdef.tmp", std::time::Duration::from_secs(5)),
+        stale_temp(dir.path(), ".audit.db.fedcba9876543210.tmp", 24 * hour),
+    ];
+    let other = stale_temp(dir.path(), ".other.db.00c0ffee00c0ffee.tmp", hour);
+    let alike = stale_temp(dir.path(), ".audit.db.not-a-temp-name.tmp", hour);
+    let running = stale_temp(dir.path(), ".audit.db.1111111111111111.tmp", hour);
+    let held = std::fs::File::open(&running).unwrap();
+    held.lock().unwrap();
+
+    let db = dir.path().join("audit.db");
+    let r = export(&store_dir, &db, &[]);
+    check(&r, 0);
+    assert_eq!(r.stdout, format!("exported 100 events (seq 1..=100) into {}\n", db.display()));
+    for p in &stale {
+        assert!(!p.exists(), "stale {} left", p.display());
+    }
+    assert_eq!(
+        hidden_names(dir.path()),
+        [".audit.db.1111111111111111.tmp", ".audit.db.not-a-temp-name.tmp", ".other.db.00c0ffee00c0ffee.tmp"]
+    );
+    assert_eq!(std::fs::read(&other).unwrap(), b"half an export");
+    assert_eq!(std::fs::read(&alike).unwrap(), b"half an export");
+    assert_full_export_of_100(&db);
+
+    // Its export ended (unlocked): the next export of the target removes it too.
+    drop(held);
+    check(&export(&store_dir, &db, &[]), 0);
+    assert_eq!(hidden_names(dir.path()), [".audit.db.not-a-temp-name.tmp", ".other.db.00c0ffee00c0ffee.tmp"]);
+    assert_full_export_of_100(&db);
+}
+
+/// A real leftover: a full export killed with SIGKILL while it builds its temp file leaves it
+/// (and no target); the next export removes it and writes the target whole.
+#[test]
+fn the_temp_file_of_a_killed_export_is_removed_by_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    store_with(&store_dir, 100, SMALL_SEGMENT);
+    let s = open(&store_dir);
+    let more: Vec<_> = (101..=60_000).map(|i| wfstore::sim::synthetic(SEED, i)).collect();
+    s.append_batch(&more).unwrap();
+    s.close().unwrap();
+    let db = dir.path().join("audit.db");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wfstore"))
+        .arg("--store")
+        .arg(&store_dir)
+        .args(["export", "sqlite", "--batch", "1000"])
+        .arg(&db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once its temp file has content (SQLite is writing it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let temp = loop {
+        let written = leftovers(dir.path()).into_iter().find(|p| p.metadata().is_ok_and(|m| m.len() > 0));
+        if let Some(temp) = written {
+            break temp;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the export finished before it could be killed");
+        assert!(std::time::Instant::now() < deadline, "no temp file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    child.kill().unwrap();
+    assert!(child.wait().unwrap().code().is_none(), "killed");
+    let name = temp.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with(".audit.db.") && name.ends_with(".tmp") && name.len() == ".audit.db.".len() + 20,
+        "{name}"
+    );
+    assert_eq!(hidden_names(dir.path()), std::slice::from_ref(&name), "the killed export's temp file");
+    assert!(!db.exists());
+
+    let r = export(&store_dir, &db, &[]);
+    check(&r, 0);
+    assert!(!temp.exists(), "{name} left behind");
+    assert_eq!(hidden_names(dir.path()), Vec::<String>::new());
+    let conn = Connection::open(&db).unwrap();
+    assert_eq!(count(&conn, "SELECT count(*) FROM events"), 60_000);
+    assert_eq!(count(&conn, "SELECT last_seq FROM export_state"), 60_000);
+}
+
 /// `schemas/erd.mmd` and `schemas/audit.md` describe exactly the tables and columns the
 /// migrations create.
 #[test]

@@ -3,7 +3,10 @@
 //!
 //! - A full export builds a new database in a temporary file next to the target
 //!   (`export::atomic`) and renames it over the target at the end: a failure (a corrupt
-//!   store, say) leaves the target as it was.
+//!   store, say) leaves the target as it was. The temp file is `flock`ed while it is built;
+//!   creating it removes the temp files that killed exports of the same target left
+//!   (`.OUT.db.<16 hex>.tmp`, older and unlocked). SQLite's own locks are `fcntl` locks on
+//!   its own descriptor, independent of that `flock`.
 //! - An incremental export continues an existing export of the same store from the seq it
 //!   recorded (`export_state.last_seq`), migrating an older schema first. It commits in
 //!   batches, each moving `last_seq` in the same transaction, so the database always holds
@@ -109,7 +112,10 @@ fn build_new(
     opts: &SqliteExport,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ExportReport> {
-    let mut conn = Connection::open(tmp).map_err(|e| sql_err(tmp, e))?;
+    // The temp file exists (empty) and is locked by `AtomicFile`: open it, never create
+    // another file at its path.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(tmp, flags).map_err(|e| sql_err(tmp, e))?;
     // A temporary file that is thrown away on any failure needs no journal; it is synced
     // once, before the rename. Rows are made consistent by construction (sessions and
     // users before their events), which the tests check with `PRAGMA foreign_key_check`,
