@@ -17,6 +17,7 @@ mod log;
 mod pipeline;
 mod process;
 mod producers;
+mod readers;
 mod recovery;
 mod snapshots;
 mod state;
