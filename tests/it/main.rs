@@ -12,6 +12,7 @@ mod export_jsonl;
 mod export_sqlite;
 mod fuzz_corpus;
 mod golden;
+mod import_kill;
 mod index;
 mod log;
 mod pipeline;
