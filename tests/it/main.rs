@@ -13,6 +13,7 @@ mod export_sqlite;
 mod fuzz_corpus;
 mod golden;
 mod import_kill;
+mod import_memory;
 mod index;
 mod log;
 mod pipeline;
