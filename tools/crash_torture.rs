@@ -1,55 +1,111 @@
-//! `wfstore-torture`: the crash-torture driver. A child process appends with
-//! `Durability::Always` (snapshots on) and reports each acknowledged seq on stdout; the
-//! parent kills it with SIGKILL at a random moment, reopens the store, and checks that every
-//! acknowledged event is there, intact (bodies are a pure function of seed and seq), as a
-//! hole-free prefix; that a second open changes nothing; that the store verifies clean; and
-//! that the recovered energy state equals a full replay. Any number of iterations; the seed
-//! is printed so a failure can be replayed.
+//! `wfstore-torture`: the crash-torture driver. Child processes of this binary do the work
+//! that must survive `kill -9`; the parent kills them with SIGKILL at random moments and
+//! checks what is left. Four phases:
+//!
+//! - **writer**: a child appends small batches with `Durability::Always` (snapshots on) and
+//!   acknowledges each seq on stdout, while reader threads beside it open the store
+//!   read-only again and again and check every event and the prefix they see. After each
+//!   kill the store is reopened: every acknowledged event is there, intact, as a hole-free
+//!   prefix; a seq never changes its event; a second open changes nothing; verify is clean.
+//! - **snapshot**: the same, with a child that appends and takes `Store::snapshot_now` in a
+//!   loop (`snapshot create`); the recovered state must equal a full replay after each kill.
+//! - **repair**: a store damaged in the middle of a sealed segment is repaired by a child
+//!   (`repair::repair`) that is killed and rerun until it completes; every interrupted state
+//!   must be the damaged store or the repaired one, and the result verifies clean and holds
+//!   exactly the events before the damage.
+//! - **migrate**: a copy of the version-1 fixture is migrated by a child (`migrate::migrate`)
+//!   that is killed and rerun until it completes; while interrupted, every open must refuse
+//!   with "a migration ... was interrupted"; the result is format 2, verifies clean and
+//!   holds the fixture's events exactly.
+//!
+//! Each phase prints its kills, acknowledged loss, seq reuse and false corruption reports
+//! (all must be 0) and any other failure; the exit status is 0 only if every phase is clean.
+//! Event bodies are a pure function of seed, round and seq, so a seq that comes back with
+//! another round's event is seen. The seed is printed so a run can be replayed.
 //!
 //! ```text
-//! wfstore-torture [--iterations N] [--seed S] [--dir DIR] [--max-run-ms MS]
+//! wfstore-torture [--iterations N] [--snapshot-kills N] [--repair-kills N]
+//!                 [--migrate-kills N] [--readers N] [--seed S] [--dir DIR] [--max-run-ms MS]
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "crash_torture/child.rs"]
+mod child;
+#[path = "crash_torture/kill.rs"]
+mod kill;
+#[path = "crash_torture/ledger.rs"]
+mod ledger;
+#[path = "crash_torture/log_phases.rs"]
+mod log_phases;
+#[path = "crash_torture/migrate.rs"]
+mod migrate;
+#[path = "crash_torture/readers.rs"]
+mod readers;
+#[path = "crash_torture/repair.rs"]
+mod repair;
+#[path = "crash_torture/tally.rs"]
+mod tally;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::process::ExitCode;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use clap::Parser;
-use wfstore::sim::synthetic;
-use wfstore::state::EnergyState;
-use wfstore::{CreateOptions, Durability, OpenOptions, SnapshotPolicy, Store};
 
-/// Kill a writer at random moments and check what survives.
+use self::kill::Role;
+use self::tally::Tally;
+
+/// Kill writers, snapshots, repairs and migrations at random moments; check what survives.
 #[derive(Debug, Parser)]
 #[command(name = "wfstore-torture", version)]
 struct Args {
-    /// Kill-and-recover rounds.
+    /// Kills of the appending writer (the writer phase).
     #[arg(long, default_value_t = 200)]
     iterations: u64,
+    /// Kills of a child taking snapshots (`snapshot create`) between appends.
+    #[arg(long, default_value_t = 50)]
+    snapshot_kills: u64,
+    /// Kills of `repair` on damaged stores.
+    #[arg(long, default_value_t = 50)]
+    repair_kills: u64,
+    /// Kills of `migrate` on copies of the version-1 fixture.
+    #[arg(long, default_value_t = 50)]
+    migrate_kills: u64,
+    /// Reader threads beside the writer.
+    #[arg(long, default_value_t = 2)]
+    readers: usize,
     /// Seed of the kill timings and of the event bodies.
     #[arg(long)]
     seed: Option<u64>,
-    /// Store directory (must not exist); a temporary one by default.
+    /// Work directory (must not exist); a temporary one by default.
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Longest a child runs before it is killed, ms.
+    /// Longest a writer runs before it is killed, ms.
     #[arg(long, default_value_t = 40)]
     max_run_ms: u64,
-    /// Run as the writer child on DIR (internal).
+    /// The version-1 store the migrate phase copies.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/store-v1/store"))]
+    fixture: PathBuf,
+    /// Run as a child in this role (internal).
+    #[arg(long, value_enum, hide = true)]
+    child: Option<Role>,
+    /// The child's store directory (internal).
     #[arg(long, hide = true)]
-    child: Option<PathBuf>,
+    child_dir: Option<PathBuf>,
+    /// The child's round: its events are this round's (internal).
+    #[arg(long, hide = true, default_value_t = 0)]
+    round: u32,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let outcome = match &args.child {
-        Some(dir) => child(dir, args.seed.unwrap_or(0)),
-        None => torture(&args),
+    let outcome = match (args.child, &args.child_dir) {
+        (Some(role), Some(dir)) => child::run(role, dir, args.seed.unwrap_or(0), args.round),
+        (Some(_), None) => Err(anyhow::anyhow!("--child needs --child-dir")),
+        (None, _) => torture(&args),
     };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("wfstore-torture: {e:#}");
             ExitCode::FAILURE
@@ -57,115 +113,59 @@ fn main() -> ExitCode {
     }
 }
 
-/// The writer: appends small batches forever, acknowledging each on stdout.
-fn child(dir: &Path, seed: u64) -> anyhow::Result<()> {
-    let policy = SnapshotPolicy { every_events: 300, every: None, keep: 2 };
-    let opts = OpenOptions {
-        durability: Durability::Always,
-        snapshots: Some(policy),
-        read_only: false,
-        ..OpenOptions::default()
-    };
-    let store = Store::open(dir, &opts).context("child open")?;
-    let mut out = std::io::stdout().lock();
-    let mut seq = store.last_seq();
-    loop {
-        let batch: Vec<_> = (seq + 1..=seq + 1 + seq % 4).map(|i| synthetic(seed, i)).collect();
-        seq = store.append_batch(&batch)?.end - 1;
-        writeln!(out, "{seq}")?;
-        out.flush()?;
-    }
-}
-
-fn torture(args: &Args) -> anyhow::Result<()> {
+/// Runs every phase; true when all are clean.
+fn torture(args: &Args) -> anyhow::Result<bool> {
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
-    println!("wfstore-torture: seed {seed}, {} iterations", args.iterations);
+    println!(
+        "wfstore-torture: seed {seed}, {} iterations, {} snapshot kills, {} repair kills, {} migrate kills",
+        args.iterations, args.snapshot_kills, args.repair_kills, args.migrate_kills
+    );
     let temp = tempfile::tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| temp.path().join("store"));
-    Store::create(&dir, &CreateOptions { segment_bytes: 256 << 10, ..CreateOptions::default() })?;
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut acked = 0;
-    for round in 1..=args.iterations {
-        let run = Duration::from_millis(rng.u64(1..=args.max_run_ms.max(1)));
-        acked = acked.max(kill_after(&dir, seed, run)?);
-        let last = check(&dir, seed, acked).with_context(|| format!("round {round} (seed {seed})"))?;
-        if round % 20 == 0 || round == args.iterations {
-            println!("round {round}: {last} events, {acked} acknowledged, all intact");
+    let work = match &args.dir {
+        Some(d) => {
+            ensure!(!d.exists(), "{} exists", d.display());
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            d.clone()
         }
-    }
-    check_state(&dir).with_context(|| format!("final state (seed {seed})"))?;
-    println!("wfstore-torture: {} kills, zero acknowledged loss", args.iterations);
-    Ok(())
-}
-
-/// Runs a child for `run`, kills it with SIGKILL, returns the last seq it acknowledged.
-fn kill_after(dir: &Path, seed: u64, run: Duration) -> anyhow::Result<u64> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg("--child")
-        .arg(dir)
-        .args(["--seed", &seed.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().context("child stdout")?;
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| l.trim().parse::<u64>().ok())
-            .max()
-    });
-    std::thread::sleep(run);
-    child.kill()?;
-    child.wait()?;
-    Ok(reader.join().ok().flatten().unwrap_or(0))
-}
-
-/// After a kill: every acknowledged event present and intact, a hole-free prefix, a
-/// second open changes nothing, verify is clean. Returns the recovered last seq.
-fn check(dir: &Path, seed: u64, acked: u64) -> anyhow::Result<u64> {
-    let last = {
-        let store = open(dir)?;
-        let last = store.last_seq();
-        ensure!(last >= acked, "acknowledged seq {acked} lost: the store ends at {last}");
-        for (i, rec) in store.iter(1..=last).enumerate() {
-            let rec = rec?;
-            ensure!(rec.seq == i as u64 + 1, "hole: seq {} where {} was due", rec.seq, i + 1);
-            ensure!(rec.event == synthetic(seed, rec.seq), "seq {} is not what was appended", rec.seq);
-        }
-        last
+        None => temp.path().to_owned(),
     };
-    let again = open(dir)?;
-    ensure!(again.recovery_report().torn_tail.is_none(), "a second open cut the tail again");
-    ensure!(again.last_seq() == last, "a second open changed the last seq");
-    drop(again);
-    let report = wfstore::verify::verify(dir)?;
-    if !report.is_clean() {
-        bail!("verify: {:?}", report.problems);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut tallies = Vec::new();
+    let log = log_phases::LogPhases::new(&work.join("store"), seed, args.readers, args.max_run_ms)?;
+    let mut log = log;
+    tallies.push(("writer", phase(|t| log.writer(args.iterations, &mut rng, t))));
+    tallies.push(("snapshot", phase(|t| log.snapshot(args.snapshot_kills, &mut rng, t))));
+    tallies.push(("repair", phase(|t| repair::phase(&work, seed, args.repair_kills, &mut rng, t))));
+    tallies
+        .push(("migrate", phase(|t| migrate::phase(&work, &args.fixture, args.migrate_kills, &mut rng, t))));
+    report(seed, &tallies, &work, args.dir.is_some())
+}
+
+/// Runs one phase into a new tally; an error ends the phase and is recorded as a failure.
+fn phase(run: impl FnOnce(&mut Tally) -> anyhow::Result<()>) -> Tally {
+    let mut tally = Tally::default();
+    if let Err(e) = run(&mut tally) {
+        tally.other(format!("phase ended early: {e:#}"));
     }
-    Ok(last)
+    tally
 }
 
-/// The state recovered from snapshots + tail equals a full replay.
-fn check_state(dir: &Path) -> anyhow::Result<()> {
-    let store = open(dir)?;
-    let (state, rec) = store.state()?;
-    let events: Vec<_> = store.iter(1..=u64::MAX).collect::<Result<_, _>>()?;
-    let full = EnergyState::replay(events.iter().map(|r| (r.seq, &r.event)));
-    ensure!(state.hash() == full.hash(), "recovered state differs from a full replay");
-    println!("state: snapshot {:?} + {} replayed = full replay", rec.snapshot.map(|s| s.seq), rec.replayed);
-    Ok(())
-}
-
-/// Opens for writing without the snapshotter (the checks read; they need no snapshots).
-fn open(dir: &Path) -> anyhow::Result<Store> {
-    Ok(Store::open(
-        dir,
-        &OpenOptions {
-            durability: Durability::None,
-            read_only: false,
-            snapshots: None,
-            ..OpenOptions::default()
-        },
-    )?)
+/// Prints every phase's line and the verdict; true when every phase is clean.
+fn report(seed: u64, tallies: &[(&str, Tally)], work: &Path, kept: bool) -> anyhow::Result<bool> {
+    for (name, t) in tallies {
+        println!("{}", t.line(name));
+        for (f, n) in t.failures() {
+            println!("  ! ({n}x) {f}");
+        }
+    }
+    let kills: u64 = tallies.iter().map(|(_, t)| t.kills).sum();
+    if tallies.iter().all(|(_, t)| t.is_clean()) {
+        println!(
+            "wfstore-torture: {kills} kills, zero acknowledged loss, zero seq reuse, zero false corruption reports"
+        );
+        return Ok(true);
+    }
+    let kept = if kept { format!("; the stores are in {}", work.display()) } else { String::new() };
+    println!("wfstore-torture: FAILED after {kills} kills (seed {seed}){kept}");
+    Ok(false)
 }
