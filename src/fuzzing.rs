@@ -101,3 +101,148 @@ pub fn json_line(data: &[u8]) {
         assert_eq!(again.as_ref(), Ok(&event), "JSON round trip");
     }
 }
+
+/// Index validation (`segment::check_index`): the input is split into a segment's bytes and
+/// an index file's; whatever they hold, checking must not panic, and an index that passes
+/// must lead every read to the right frame.
+pub fn index_check(data: &[u8]) {
+    let Some((&split, rest)) = data.split_first() else { return };
+    let at = (usize::from(split) * rest.len() / 256).min(rest.len());
+    let (seg, idx) = rest.split_at(at);
+    let Ok(h) = SegmentHeader::decode(seg) else { return };
+    let key = IndexKey { store_id: h.store_id, salt: h.salt, segment_no: h.segment_no };
+    let Ok(ix) = index_file::decode(idx, key) else { return };
+    if segment::check_index(seg, &h, &ix, ix.next_seq()).is_err() {
+        return;
+    }
+    for (k, e) in ix.sparse().iter().enumerate() {
+        let seq = ix.base_seq + k as u64 * crate::index::SPARSE_EVERY;
+        let Decoded::Frame(f) = frame::decode(seg, e.offset as usize, h.salt, h.layout()) else {
+            panic!("a checked index's sparse entry {k} points at no frame");
+        };
+        assert_eq!(f.seq, seq, "a checked index's sparse entry {k} points at the wrong frame");
+    }
+}
+
+/// The store against a model: a random sequence of operations (appends, batches, streamed
+/// batches, flushes, snapshots, a process crash, a power loss, reopen, reads) decoded from
+/// the input, checked after each against a `Vec` of what was committed.
+#[cfg(feature = "faultsim")]
+pub fn store_model(data: &[u8]) {
+    let dir = std::env::temp_dir().join(format!("wfstore-fuzz-model-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    model::run(&dir, data);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(feature = "faultsim")]
+mod model {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use crate::disk::Disk;
+    use crate::faultsim::{crash, recorder::Recorder, workload::event};
+    use crate::store::{CreateOptions, Durability, OpenOptions, Store};
+
+    const SEED: u64 = 7;
+
+    /// What the model knows: events 1..=committed were committed; 1..=durable were durable.
+    struct Model {
+        committed: u64,
+        durable: u64,
+    }
+
+    fn opts(disk: Disk, durability: Durability) -> OpenOptions {
+        OpenOptions { durability, snapshots: None, disk, ..OpenOptions::default() }
+    }
+
+    pub fn run(dir: &Path, data: &[u8]) {
+        let store_dir = dir.join("s");
+        let create = CreateOptions { segment_bytes: 64 << 10, ..CreateOptions::default() };
+        if Store::create(&store_dir, &create).is_err() {
+            return;
+        }
+        let mut m = Model { committed: 0, durable: 0 };
+        let Ok(rec) = Recorder::new(&store_dir) else { return };
+        let rec = Arc::new(rec);
+        let durability =
+            [Durability::None, Durability::Always][usize::from(data.first().copied().unwrap_or(0) & 1)];
+        let open = || {
+            let s = Store::open(&store_dir, &opts(Disk::hooked(rec.clone()), durability)).ok()?;
+            rec.set_probe(Box::new(s.durable_probe()));
+            Some(s)
+        };
+        let mut store = open();
+        for (i, op) in data.iter().enumerate().skip(1) {
+            let Some(s) = store.as_ref() else { return };
+            let n = u64::from(op >> 3) + 1;
+            match op & 7 {
+                0 | 1 => append(s, &mut m, n, false),
+                2 => append(s, &mut m, n, true),
+                3 => {
+                    assert!(s.flush().is_ok(), "flush failed");
+                    m.durable = m.committed;
+                }
+                4 if m.committed > 0 => {
+                    assert!(s.snapshot_now(2).is_ok(), "snapshot failed");
+                    m.durable = m.committed;
+                }
+                5 => {
+                    // A process crash: the page cache (the files as they are now) survives.
+                    let copy = dir.join("crash");
+                    let _ = std::fs::remove_dir_all(&copy);
+                    if crate::faultsim::campaign::copy_tree(&store_dir, &copy).is_err() {
+                        return;
+                    }
+                    check(&copy, m.committed, m.committed);
+                }
+                6 => {
+                    // A power loss now: a crash state of the recorder's capture.
+                    if rec.capture_now("fuzz").is_err() {
+                        return;
+                    }
+                    let Some(cap) = rec.take_captures().pop() else { return };
+                    let mut rng = fastrand::Rng::with_seed(i as u64);
+                    let state = crash::crash_state(&cap, &mut rng);
+                    let copy = dir.join("power");
+                    let _ = std::fs::remove_dir_all(&copy);
+                    if std::fs::create_dir_all(&copy).is_err() || crash::materialize(&state, &copy).is_err() {
+                        return;
+                    }
+                    assert!(cap.durable_seq >= m.durable, "the store forgot what it said was durable");
+                    check(&copy, cap.durable_seq, m.committed);
+                }
+                _ => {
+                    drop(store.take());
+                    store = open();
+                    let s = store.as_ref().unwrap_or_else(|| panic!("reopen after close failed"));
+                    assert_eq!(s.last_seq(), m.committed, "a clean reopen lost or invented events");
+                    m.durable = m.committed;
+                }
+            }
+        }
+    }
+
+    fn append(s: &Store, m: &mut Model, n: u64, streamed: bool) {
+        let events: Vec<_> = (m.committed + 1..=m.committed + n).map(|q| event(SEED, q)).collect();
+        let range = if streamed {
+            s.batch().and_then(|mut b| b.push(&events).and_then(|()| b.commit()))
+        } else {
+            s.append_batch(&events)
+        };
+        assert_eq!(range.ok(), Some(m.committed + 1..m.committed + n + 1), "append");
+        m.committed += n;
+    }
+
+    /// The store in `dir` recovers to between `at_least` and `at_most`, every event intact.
+    fn check(dir: &Path, at_least: u64, at_most: u64) {
+        let store = Store::open(dir, &OpenOptions { snapshots: None, ..OpenOptions::default() })
+            .unwrap_or_else(|e| panic!("recovery failed: {e}"));
+        let c = store.last_seq();
+        assert!(c >= at_least && c <= at_most, "recovered to {c}, expected {at_least}..={at_most}");
+        for (i, r) in store.iter(1..=c).enumerate() {
+            let r = r.unwrap_or_else(|e| panic!("read: {e}"));
+            assert_eq!((r.seq, &r.event), (i as u64 + 1, &event(SEED, i as u64 + 1)), "event");
+        }
+    }
+}

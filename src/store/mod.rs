@@ -305,8 +305,10 @@ impl Store {
     /// recorder calls it from inside the store's own I/O. Not for applications.
     #[doc(hidden)]
     pub fn durable_probe(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
-        let shared = Arc::clone(&self.shared);
-        move || shared.durable.durable()
+        // Weak: the probe lives in the disk hook, which the store holds; a strong reference
+        // would make a cycle and leak the store.
+        let shared = Arc::downgrade(&self.shared);
+        move || shared.upgrade().map_or(0, |s| s.durable.durable())
     }
 
     /// The store's format version: 2, or 1 for a store that must be migrated (it opens

@@ -32,6 +32,8 @@ fn replay_committed_corpus() {
     replay("record_body", fuzzing::record_body);
     replay("json_line", fuzzing::json_line);
     replay("snapshot_file", fuzzing::snapshot_file);
+    replay("index_check", fuzzing::index_check);
+    replay("store_model", fuzzing::store_model);
 }
 
 fn write_seeds() {
@@ -58,6 +60,23 @@ fn write_seeds() {
     put("index_file", "real", &idx);
     put("index_file", "cut", &idx[..idx.len() / 2]);
     put("index_file", "store", &std::fs::read(dir.path().join("STORE")).unwrap());
+    // index_check: one split byte, then a segment and its index, split where it says.
+    let split = u8::try_from(seg.len() * 256 / (seg.len() + idx.len())).unwrap_or(255);
+    let pair = [&[split][..], &seg[..], &idx[..]].concat();
+    put("index_check", "real", &pair);
+    let mut moved = pair.clone();
+    let at = 1 + seg.len() + 64 + 4 + 12;
+    moved[at] ^= 1;
+    put("index_check", "moved-sparse-entry", &moved);
+    put("index_check", "cut", &pair[..pair.len() - 9]);
+    // store_model: operation bytes (low 3 bits the operation, high 5 the size).
+    put("store_model", "appends-crash", &[0, 0x40, 0x41, 0xF8, 5, 0x42, 7, 0x10, 5]);
+    put("store_model", "always-power-loss", &[1, 0xF8, 0xFA, 3, 0x22, 6, 0xF9, 6, 7, 6]);
+    put(
+        "store_model",
+        "rolls",
+        &[0, 0xF8, 0xF8, 0xF8, 0xF8, 0xF8, 0xF8, 0xF8, 0xF8, 0xF8, 0xF8, 4, 0xF8, 6, 5, 7],
+    );
     for (i, &(at, len)) in frames.iter().take(4).enumerate() {
         put("record_body", &format!("body-{i}"), &seg[at + 32..at + len]);
     }
