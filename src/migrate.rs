@@ -65,7 +65,11 @@ pub fn migrate_with(dir: &Path, dry_run: bool, disk: &Disk) -> Result<MigrateRep
     if old.exists() && !dry_run {
         // The switch moved everything and was cleaning up: finish that.
         let mut report = check_in_place(dir, None)?;
-        fs::remove_dir_all(&old).ctx("remove", &old)?;
+        for d in [&build, &old] {
+            if d.exists() {
+                fs::remove_dir_all(d).ctx("remove", d)?;
+            }
+        }
         disk.sync_dir(dir)?;
         report.resumed = true;
         return Ok(report);

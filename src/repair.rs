@@ -93,6 +93,12 @@ impl Seg {
     fn bytes(&self) -> &[u8] {
         self.map.as_ref().map_or(&[], SegmentMap::published)
     }
+
+    /// A header never written: a segment prepared ahead (an empty file counts, it was cut
+    /// to nothing or never filled; non-regular files do not).
+    fn unused(&self) -> bool {
+        self.map.is_some() && self.bytes().get(..HEADER_BYTES).is_some_and(|h| h.iter().all(|&b| b == 0))
+    }
 }
 
 /// Where the log is cut: segment `seg` keeps `[0, offset)`.
@@ -238,6 +244,10 @@ fn walk(segs: &[Seg], meta: &StoreMeta, log_start: u64, report: &mut RepairRepor
             seq,
             what,
         };
+        // The segment the last writer prepared ahead (and any after it) holds nothing yet.
+        if segs[i..].iter().all(Seg::unused) {
+            break;
+        }
         let contiguous = i == first || segs[i - 1].no + 1 == s.no;
         let Some(h) = s.header.filter(|h| contiguous && h.base_seq == chain.seq) else {
             report.damage =
@@ -248,7 +258,11 @@ fn walk(segs: &[Seg], meta: &StoreMeta, log_start: u64, report: &mut RepairRepor
         let (scan, _) = match scanned {
             Ok(x) => x,
             Err(Error::Corrupt(c)) => {
-                report.damage = Some(damage(usize::try_from(c.offset).unwrap_or(usize::MAX), c.seq.unwrap_or(chain.seq), c.what));
+                report.damage = Some(damage(
+                    usize::try_from(c.offset).unwrap_or(usize::MAX),
+                    c.seq.unwrap_or(chain.seq),
+                    c.what,
+                ));
                 break;
             }
             Err(e) => return Err(e),
@@ -300,7 +314,11 @@ fn valid_beyond(segs: &[Seg], meta: &StoreMeta, damage: Option<&Damage>) -> Vec<
         let Some(h) = SegmentHeader::decode(bytes).ok().filter(|h| h.store_id == meta.store_id) else {
             continue;
         };
-        let from = if s.path == d.path { usize::try_from(d.offset).unwrap_or(usize::MAX).saturating_add(1) } else { HEADER_BYTES };
+        let from = if s.path == d.path {
+            usize::try_from(d.offset).unwrap_or(usize::MAX).saturating_add(1)
+        } else {
+            HEADER_BYTES
+        };
         let (mut lo, mut hi, mut n) = (u64::MAX, 0, 0);
         let mut at = from;
         while at + frame::FRAME_HEADER_BYTES <= bytes.len() {
@@ -363,7 +381,8 @@ fn plan(
     report: &mut RepairReport,
 ) -> Result<Plan> {
     let keep = cut.seg.map_or(0, |i| i + 1);
-    let move_out: Vec<usize> = (keep..segs.len()).collect();
+    // Segments after the cut go, but for the one a writer prepared ahead (nothing in it).
+    let move_out: Vec<usize> = (keep..segs.len()).filter(|&i| !segs[i..].iter().all(Seg::unused)).collect();
     let rewrite = cut.seg.is_some_and(|i| {
         let b = segs[i].bytes();
         b[cut.offset.min(b.len())..].iter().any(|&x| x != 0)
@@ -470,7 +489,15 @@ fn apply(
         disk.sync_dir(q)?;
     }
     for ix in &plan.indexes {
-        disk.remove(ix)?;
+        if ix.exists() {
+            disk.remove(ix)?;
+        }
+    }
+    // Index files whose segment is gone (moved out by an earlier, interrupted run) would
+    // otherwise speak for a segment a later writer creates under the same number.
+    for ix in orphan_indexes(dir)? {
+        disk.remove(&ix)?;
+        report.removed_indexes.push(ix);
     }
     disk.sync_dir(dir)?;
     let snaps: Vec<PathBuf> = plan.snapshots.iter().map(|(p, _)| p.clone()).collect();
@@ -489,6 +516,20 @@ fn apply(
     StoreFile::publish(disk, dir, meta, marks, generation)?;
     report.store_rewritten = true;
     Ok(())
+}
+
+/// Index files with no segment file beside them.
+fn orphan_indexes(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).ctx("list", dir)? {
+        let p = entry.ctx("list", dir)?.path();
+        let named =
+            p.file_name().and_then(|n| n.to_str()).and_then(|n| segment::parse_file_name(n, INDEX_EXT));
+        if named.is_some() && !p.with_extension(SEGMENT_EXT).exists() {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 fn file_name(p: &Path) -> String {

@@ -31,7 +31,7 @@ impl WriterLock {
             .truncate(false)
             .open(&path)
             .ctx("open", &path)?;
-        match file.try_lock() {
+        match try_lock(&file) {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut holder = String::new();
@@ -50,6 +50,19 @@ impl WriterLock {
         file.write_all(me.as_bytes()).ctx("write", &path)?;
         Ok(WriterLock { _file: file })
     }
+}
+
+/// Takes the exclusive lock, retrying for up to 50 ms: a reader asking whether a writer is
+/// live holds a shared lock for an instant (`writer_live`), and a child process forked
+/// while the lock was held keeps a copy of it until it execs; neither is a writer.
+fn try_lock(file: &File) -> Result<(), std::fs::TryLockError> {
+    for _ in 0..50 {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) => std::thread::sleep(std::time::Duration::from_millis(1)),
+            other => return other,
+        }
+    }
+    file.try_lock()
 }
 
 /// Whether a writer holds the store in `dir` right now: a shared lock attempt on `LOCK`

@@ -189,16 +189,23 @@ impl Store {
     fn open_inner(dir: &Path, opts: &OpenOptions, migrating: bool) -> Result<Store> {
         let dir = dir.to_owned();
         let disk = opts.disk.clone();
+        // Mid-migration, `STORE` may be in either place: say so before reading it.
+        if !migrating && recover::files::migration_pending(&dir) {
+            return Err(Error::MigrationPending { path: dir });
+        }
         let file = StoreFile::load(&disk, &dir)?;
         let writable = !opts.read_only;
         if writable && file.version != crate::meta::VERSION {
             return Err(Error::NeedsMigration { path: dir, version: file.version });
         }
         let lock = if writable { Some(lock::WriterLock::acquire(&dir)?) } else { None };
-        let writer_live = !writable && lock::writer_live(&dir);
         let mut store_writer = if writable { Some(StoreWriter::open(&disk, &dir, &file)?) } else { None };
-        let cx = recover::Context { disk: &disk, dir: &dir, store: &file, writable, writer_live, migrating };
-        let rec = recover::recover(&cx, store_writer.as_mut())?;
+        let rec = if writable {
+            let cx = recover::Context { disk: &disk, dir: &dir, store: &file, writable, writer_live: false };
+            recover::recover(&cx, store_writer.as_mut())?
+        } else {
+            read_only_recovery(&disk, &dir, &file)?
+        };
         let committed = rec.next_seq - 1;
         let shared = Arc::new(Shared {
             dir,
@@ -576,6 +583,22 @@ fn create_files(disk: &Disk, dir: &Path, meta: &StoreMeta) -> Result<()> {
     disk.create_new(&lock)?;
     prepare::create_segment(disk, dir, meta, 1, 1)?;
     StoreFile::publish(disk, dir, meta, Marks::default(), 1)
+}
+
+/// A reader's recovery. One that finds damage without a live writer looks again: a writer
+/// that started meanwhile may have been writing the very bytes it judged.
+fn read_only_recovery(disk: &Disk, dir: &Path, file: &StoreFile) -> Result<recover::Recovered> {
+    let attempt = |writer_live| {
+        let cx = recover::Context { disk, dir, store: file, writable: false, writer_live };
+        recover::recover(&cx, None)
+    };
+    let live = lock::writer_live(dir);
+    let first = attempt(live);
+    let damaged = match &first {
+        Ok(r) => r.report.loss.is_some(),
+        Err(e) => e.is_corruption(),
+    };
+    if !live && damaged && lock::writer_live(dir) { attempt(true) } else { first }
 }
 
 /// Takes the writer lock for a maintenance command (`repair`, `migrate`) that rewrites

@@ -30,6 +30,13 @@ pub(crate) fn prepare(
     prefault: bool,
 ) -> Result<Prepared> {
     let path = dir.join(segment::file_name(no, SEGMENT_EXT));
+    // An index left under this number (by a segment retired or quarantined) must not speak
+    // for the new segment.
+    let stale = path.with_extension(segment::INDEX_EXT);
+    if stale.exists() {
+        disk.remove(&stale)?;
+        disk.sync_dir(dir)?;
+    }
     let file = disk.create_new(&path)?;
     let made = disk
         .preallocate(&file, &path, meta.segment_bytes)

@@ -74,12 +74,22 @@ fn check_fallback(damage: impl Fn(&Path), reason: &str) {
     store_with_snapshots(dir.path(), &events, &[200, 400]);
     let newest = dir.path().join("snapshots").join(wfstore::snapshot::file_name(400));
     damage(&newest);
-    let s = open(dir.path());
+    // A reader skips it, saying why, and falls back.
+    let s = open_ro(dir.path()).unwrap();
     let (state, rec) = s.state().unwrap();
     assert_eq!(state, full_replay(&s));
     assert_eq!(rec.snapshot.map(|i| i.seq), Some(200), "fell back to the older snapshot");
     assert_eq!(rec.skipped.len(), 1);
     assert!(rec.skipped[0].1.contains(reason), "{:?}", rec.skipped);
+    drop(s);
+    // A writer removes it: like an index, a snapshot is derived from the sound log.
+    let s = open(dir.path());
+    assert_eq!(
+        s.recovery_report().removed_snapshots.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        vec![newest]
+    );
+    let (state, rec) = s.state().unwrap();
+    assert_eq!((state, rec.snapshot.map(|i| i.seq), rec.skipped.len()), (full_replay(&s), Some(200), 0));
 }
 
 #[test]
@@ -197,6 +207,8 @@ fn the_snapshotter_follows_the_log_and_snapshots_on_close() {
     let events = sim_events(5, 900);
     let s = open_with(dir.path(), &opts).unwrap();
     s.append_batch(&events[..1200]).unwrap();
+    // Under `None` events are durable (and so snapshotted) once synced: here, by a flush.
+    s.flush().unwrap();
     // The snapshotter works in the background: wait for it to catch up.
     let t = std::time::Instant::now();
     while s.snapshots().unwrap().is_empty() {

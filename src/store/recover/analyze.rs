@@ -54,6 +54,8 @@ pub(crate) struct Claim {
     pub seq: u64,
     /// Where the claim comes from.
     pub source: String,
+    /// The claim is about frames (an index), not committed batches.
+    pub physical: bool,
 }
 
 /// The end of the log.
@@ -122,6 +124,7 @@ pub(crate) fn analyze(cx: &Context<'_>, listing: &Listing) -> Result<Analysis> {
         a.claims.push(Claim {
             seq: ix.last_seq(),
             source: format!("index {}", index_path(&segs[l].path).display()),
+            physical: true,
         });
     }
     let probe = !cx.writer_live;
@@ -211,7 +214,11 @@ fn break_at(path: &Path, offset: u64, seq: u64, why: String, valid_after: bool) 
 
 fn note_claim(claims: &mut Vec<Claim>, seq: u64, path: &Path) {
     if seq > 0 {
-        claims.push(Claim { seq, source: format!("a frame's durable point in {}", path.display()) });
+        claims.push(Claim {
+            seq,
+            source: format!("a frame's durable point in {}", path.display()),
+            physical: false,
+        });
     }
 }
 
@@ -328,6 +335,7 @@ fn claims_beyond(cx: &Context<'_>, beyond: &[SegFile], claims: &mut Vec<Claim>) 
             claims.push(Claim {
                 seq: ix.last_seq(),
                 source: format!("index {}", index_path(&f.path).display()),
+                physical: true,
             });
         }
         let Some(h) = valid(f) else { continue };

@@ -50,33 +50,40 @@ pub(crate) struct Listing {
     pub segments: Vec<SegFile>,
     /// Leftover temp files (in the store and `snapshots/`).
     pub temps: Vec<PathBuf>,
+    /// Index files with no segment file of their number.
+    pub orphan_indexes: Vec<PathBuf>,
 }
 
 /// Lists `dir`: segments (headers read and checked against `store`), temp files. Refuses
-/// non-regular files under a store's names, a missing segment number, and an interrupted
-/// `migrate`.
-pub(crate) fn list(disk: &Disk, dir: &Path, store: &StoreFile, migrating: bool) -> Result<Listing> {
+/// non-regular files under a store's names.
+pub(crate) fn list(disk: &Disk, dir: &Path, store: &StoreFile) -> Result<Listing> {
     let mut out = Listing::default();
     for entry in fs::read_dir(dir).ctx("list", dir)? {
         let entry = entry.ctx("list", dir)?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let path = entry.path();
+        // `migrate`'s own directories (an open refuses them before listing, unless `migrate`
+        // itself is checking the store).
         if MIGRATE_DIRS.contains(&name) {
-            if migrating {
-                continue;
-            }
-            return Err(Error::MigrationPending { path: dir.to_owned() });
+            continue;
         }
+        // A live writer renames and removes files while a reader lists: an entry gone by
+        // the time it is looked at was a temp file being published, or a file retired.
         if disk::is_temp(name) {
-            disk::check_regular(&path)?;
-            out.temps.push(path);
+            if vanished(disk::check_regular(&path))?.is_some() {
+                out.temps.push(path);
+            }
         } else if let Some(no) = segment::parse_file_name(name, SEGMENT_EXT) {
-            disk::check_regular(&path)?;
-            let (len, header) = read_header(disk, &path, no, store)?;
-            out.segments.push(SegFile { no, path, len, header });
-        } else if segment::parse_file_name(name, INDEX_EXT).is_some() {
-            disk::check_regular(&path)?;
+            let header = disk::check_regular(&path).and_then(|()| read_header(disk, &path, no, store));
+            if let Some((len, header)) = vanished(header)? {
+                out.segments.push(SegFile { no, path, len, header });
+            }
+        } else if segment::parse_file_name(name, INDEX_EXT).is_some()
+            && vanished(disk::check_regular(&path))?.is_some()
+            && !path.with_extension(SEGMENT_EXT).exists()
+        {
+            out.orphan_indexes.push(path);
         }
     }
     out.temps.extend(snapshot_temps(dir)?);
@@ -94,12 +101,27 @@ fn snapshot_temps(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in entries {
         let path = entry.ctx("list", &sdir)?.path();
-        if path.file_name().and_then(|n| n.to_str()).is_some_and(disk::is_temp) {
-            disk::check_regular(&path)?;
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(disk::is_temp)
+            && vanished(disk::check_regular(&path))?.is_some()
+        {
             out.push(path);
         }
     }
     Ok(out)
+}
+
+/// `None` for a file that no longer exists (it was there when the directory was read).
+fn vanished<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `dir` holds the directories of an unfinished `migrate`.
+pub(crate) fn migration_pending(dir: &Path) -> bool {
+    MIGRATE_DIRS.iter().any(|d| dir.join(d).exists())
 }
 
 /// Reads and checks a segment header. A valid header of another store, segment, size,

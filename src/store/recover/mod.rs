@@ -36,8 +36,6 @@ pub(crate) struct Context<'a> {
     pub writable: bool,
     /// A read-only open beside a live writer: judge nothing at the tail.
     pub writer_live: bool,
-    /// `migrate` checking the store it just switched: its own directories are expected.
-    pub migrating: bool,
 }
 
 /// The store as recovery leaves it.
@@ -66,10 +64,10 @@ pub(crate) fn recover(cx: &Context<'_>, store: Option<&mut StoreWriter>) -> Resu
         }),
         ..RecoveryReport::default()
     };
-    let listing = files::list(cx.disk, cx.dir, cx.store, cx.migrating)?;
-    // Evidence that needs no scan is read first: beside a live writer it is then known to
-    // describe data already visible to the scan.
+    // Evidence is read before the directory is listed: beside a live writer, whatever it
+    // speaks for was written (and is listed, and scanned) before it.
     let mut claims = evidence_before_scan(cx)?;
+    let listing = files::list(cx.disk, cx.dir, cx.store)?;
     let a = analyze::analyze(cx, &listing)?;
     claims.extend(a.claims.iter().cloned());
     judge(cx, &a, &claims, &mut report)?;
@@ -106,11 +104,15 @@ fn evidence_before_scan(cx: &Context<'_>) -> Result<Vec<Claim>> {
     let mut claims = Vec::new();
     let h = cx.store.marks.high_water;
     if h > 0 {
-        claims.push(Claim { seq: h, source: "STORE's high-water mark".into() });
+        claims.push(Claim { seq: h, source: "STORE's high-water mark".into(), physical: false });
     }
     for info in snapshot::list(cx.dir)? {
         if let Ok(header) = snapshot::read_header(cx.disk, &info.path, cx.store.meta.store_id) {
-            claims.push(Claim { seq: header.seq, source: format!("snapshot {}", info.path.display()) });
+            claims.push(Claim {
+                seq: header.seq,
+                source: format!("snapshot {}", info.path.display()),
+                physical: false,
+            });
         }
     }
     Ok(claims)
@@ -119,10 +121,12 @@ fn evidence_before_scan(cx: &Context<'_>) -> Result<Vec<Claim>> {
 /// Refuses a store whose committed end is below its evidence (formats/recovery.md,
 /// "Evidence"); a read-only open of one serves the prefix with the loss in its report.
 fn judge(cx: &Context<'_>, a: &Analysis, claims: &[Claim], report: &mut RecoveryReport) -> Result<()> {
-    let Some(best) = claims.iter().max_by_key(|c| c.seq) else { return Ok(()) };
-    if a.committed >= best.seq {
+    // An index speaks for frames (a sealed segment may end inside a batch that runs on into
+    // the next one); everything else for committed batches.
+    let reached = |c: &&Claim| if c.physical { a.next - 1 } else { a.committed };
+    let Some(best) = claims.iter().filter(|c| reached(c) < c.seq).max_by_key(|c| c.seq) else {
         return Ok(());
-    }
+    };
     let at = match &a.brk {
         Some(b) => {
             Corruption { path: b.path.clone(), offset: b.offset, seq: Some(b.seq), what: b.why.clone() }
@@ -248,7 +252,11 @@ fn apply(
         cx.disk.remove(t)?;
         report.removed_temp_files.push(t.clone());
     }
-    let mut removed_any = !listing.temps.is_empty();
+    for ix in &listing.orphan_indexes {
+        cx.disk.remove(ix)?;
+        report.removed_indexes.push(ix.clone());
+    }
+    let mut removed_any = !listing.temps.is_empty() || !listing.orphan_indexes.is_empty();
     let mut remove: Vec<usize> = (0..a.first).chain(cut.remove.iter().copied()).collect();
     remove.sort_unstable();
     remove.dedup();
