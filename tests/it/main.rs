@@ -18,6 +18,7 @@ mod import_memory;
 mod index;
 mod io_errors;
 mod log;
+mod maintenance;
 mod media;
 mod pipeline;
 mod power_loss;
