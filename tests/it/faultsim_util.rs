@@ -3,7 +3,8 @@
 
 pub fn scratch() -> tempfile::TempDir {
     let shm = std::path::Path::new("/dev/shm");
-    let in_memory = shm.is_dir().then(|| tempfile::Builder::new().prefix("wfstore-faultsim-").tempdir_in(shm));
+    let in_memory =
+        shm.is_dir().then(|| tempfile::Builder::new().prefix("wfstore-faultsim-").tempdir_in(shm));
     match in_memory {
         Some(Ok(d)) => d,
         _ => tempfile::tempdir().unwrap(),
