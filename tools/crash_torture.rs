@@ -18,6 +18,11 @@
 //!   with "a migration ... was interrupted"; the result is format 2, verifies clean and
 //!   holds the fixture's events exactly.
 //!
+//! With `--campaign`, the driver instead runs the fault-simulation campaigns of
+//! `src/faultsim/` (power loss, media faults, I/O errors, power loss during maintenance) for
+//! `--seconds` each, printing cases per second; a failing case is saved and
+//! `--replay DIR` reruns the oracle on it.
+//!
 //! Each phase prints its kills, acknowledged loss, seq reuse and false corruption reports
 //! (all must be 0) and any other failure; the exit status is 0 only if every phase is clean.
 //! Event bodies are a pure function of seed, round and seq, so a seq that comes back with
@@ -26,8 +31,12 @@
 //! ```text
 //! wfstore-torture [--iterations N] [--snapshot-kills N] [--repair-kills N]
 //!                 [--migrate-kills N] [--readers N] [--seed S] [--dir DIR] [--max-run-ms MS]
+//! wfstore-torture --campaign power-loss|media|io-errors|maintenance|all [--seconds N] [--seed S]
+//! wfstore-torture --replay DIR
 //! ```
 
+#[path = "crash_torture/campaigns.rs"]
+mod campaigns;
 #[path = "crash_torture/child.rs"]
 mod child;
 #[path = "crash_torture/kill.rs"]
@@ -76,7 +85,8 @@ struct Args {
     /// Seed of the kill timings and of the event bodies.
     #[arg(long)]
     seed: Option<u64>,
-    /// Work directory (must not exist); a temporary one by default.
+    /// Work directory (must not exist); a temporary one by default. With `--campaign`, the
+    /// directory the scratch directory is made in (default: /dev/shm, else the temp directory).
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Longest a writer runs before it is killed, ms.
@@ -85,6 +95,15 @@ struct Args {
     /// The version-1 store the migrate phase copies.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/store-v1/store"))]
     fixture: PathBuf,
+    /// Run this fault-simulation campaign instead of the kill phases.
+    #[arg(long, value_enum)]
+    campaign: Option<campaigns::Campaign>,
+    /// How long the campaign runs (each, with `all`), seconds.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Rerun the oracle on a case a campaign saved (the directory its failure names).
+    #[arg(long, conflicts_with = "campaign")]
+    replay: Option<PathBuf>,
     /// Run as a child in this role (internal).
     #[arg(long, value_enum, hide = true)]
     child: Option<Role>,
@@ -101,7 +120,14 @@ fn main() -> ExitCode {
     let outcome = match (args.child, &args.child_dir) {
         (Some(role), Some(dir)) => child::run(role, dir, args.seed.unwrap_or(0), args.round),
         (Some(_), None) => Err(anyhow::anyhow!("--child needs --child-dir")),
-        (None, _) => torture(&args),
+        (None, _) => match (args.campaign, &args.replay) {
+            (_, Some(case)) => campaigns::replay(case),
+            (Some(c), None) => {
+                let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
+                campaigns::run(c, args.seconds, seed, args.dir.as_deref(), &args.fixture)
+            }
+            (None, None) => torture(&args),
+        },
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
