@@ -198,6 +198,51 @@ fn a_real_torn_tail_past_the_last_sync_is_cut_and_reported() {
     assert_prefix(&open(dir.path()), N - 1);
 }
 
+/// Found by the power-loss campaign (seed 1, workload 3648065505293653075): a batch ran
+/// from segment 1 into segment 2, segment 1 was sealed (synced and indexed), and the power
+/// went before the batch's end in segment 2 was synced. The batch was never committed: it is
+/// cut out of the sealed segment, which becomes the tail again (recovery used to refuse the
+/// store as corrupt).
+#[test]
+fn a_lost_batch_end_past_a_sealed_segment_cuts_the_batch_out_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), SMALL_SEGMENT);
+    let s = open(dir.path());
+    for i in 1..=100 {
+        s.append(&synthetic(SEED, i)).unwrap();
+    }
+    let batch: Vec<_> = (101..=800).map(|i| synthetic(SEED, i)).collect();
+    s.append_batch(&batch).unwrap();
+    s.close().unwrap();
+    let segs = data_segments(dir.path());
+    assert_eq!(segs.len(), 2, "the batch must run from segment 1 into segment 2");
+    assert!(segs[0].with_extension("idx").exists(), "segment 1 must be sealed");
+    // Only the first 100 were synced: the high-water mark says so, segment 2 has no index,
+    // and the batch's last frame is torn.
+    let disk = Disk::default();
+    let file = StoreFile::load(&disk, dir.path()).unwrap();
+    let marks = wfstore::meta::Marks { high_water: 100, ..file.marks };
+    StoreFile::publish(&disk, dir.path(), &file.meta, marks, file.generation + 1).unwrap();
+    let _ = std::fs::remove_file(segs[1].with_extension("idx"));
+    let &(at, len) = frame_offsets(&segs[1]).last().unwrap();
+    flip_bit(&segs[1], (at + len - 1) as u64);
+
+    let r = wf(dir.path(), &["append"], Some(b""));
+    check(&r, 0);
+    assert!(
+        r.stderr.contains("a batch that was never committed (seqs 101..=799) was discarded"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(data_segments(dir.path()), segs[..1]);
+    assert!(!segs[0].with_extension("idx").exists(), "the tail's stale index must go");
+    let s = open(dir.path());
+    assert_prefix(&s, 100);
+    assert_eq!(s.append(&synthetic(SEED, 101)).unwrap(), 101);
+    s.close().unwrap();
+    check(&wf(dir.path(), &["verify"], None), 0);
+}
+
 #[test]
 fn a_stale_snapshot_of_another_history_is_never_used_and_is_removed() {
     let dir = tempfile::tempdir().unwrap();

@@ -181,7 +181,48 @@ pub(crate) fn analyze(cx: &Context<'_>, listing: &Listing) -> Result<Analysis> {
         Some(l) if l.continues => l.seq - u64::from(l.position) - 1,
         _ => chain.seq - 1,
     };
+    rescan_uncommitted_sealed(cx, segs, &mut a, probe)?;
     Ok(a)
+}
+
+/// A batch that runs from sealed segments into an unsynced one is not committed when its end
+/// is lost (a power loss after the seal, before the batch's last sync): the segments it
+/// starts in become the tail again, so that the cut can take it out of them.
+fn rescan_uncommitted_sealed(
+    cx: &Context<'_>,
+    segs: &[SegFile],
+    a: &mut Analysis,
+    probe: bool,
+) -> Result<()> {
+    let start = a.committed + 1;
+    if a.scanned.first().is_none_or(|s| s.header.base_seq <= start) {
+        return Ok(());
+    }
+    let sealed = &segs[a.first..a.sealed_end];
+    let Some(l) = sealed.iter().rposition(|f| valid(f).is_some_and(|h| h.base_seq <= start)) else {
+        return Ok(());
+    };
+    let l = a.first + l;
+    let mut chain = None;
+    let mut rescanned = Vec::new();
+    for (i, seg) in segs.iter().enumerate().take(a.sealed_end).skip(l) {
+        let h = valid(seg).ok_or_else(|| Error::corrupt(&seg.path, 0, None, "segment header"))?;
+        let s = scan_file(cx.disk, i, seg, h, chain.unwrap_or(Chain::start(h.base_seq)), probe)?;
+        if let Stop::Break(b) = s.scan.stop {
+            return Err(Error::corrupt(
+                &seg.path,
+                s.scan.end as u64,
+                Some(s.scan.chain.seq),
+                b.why.to_string(),
+            ));
+        }
+        chain = Some(s.scan.chain);
+        rescanned.push(s);
+    }
+    rescanned.append(&mut a.scanned);
+    a.scanned = rescanned;
+    a.sealed_end = l;
+    Ok(())
 }
 
 /// The break at segment `i`, past the chain's end: a missing file, a damaged header, or a
