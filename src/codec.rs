@@ -47,14 +47,7 @@ pub enum EncodeError {
 /// Encodes an event's body into `dst`, returning the bytes written. The timestamp and seq
 /// live in the frame header, not here.
 pub fn encode_into(event: &Event, dst: &mut [u8]) -> Result<usize, EncodeError> {
-    let rec = RecordRef {
-        version: EVENT_SCHEMA_VERSION,
-        frame: event.frame,
-        session: &event.session,
-        user: &event.user,
-        body: &event.body,
-    };
-    bincode::serde::encode_into_slice(&rec, dst, CONFIG).map_err(|e| match e {
+    bincode::serde::encode_into_slice(record_ref(event), dst, CONFIG).map_err(|e| match e {
         bincode::error::EncodeError::UnexpectedEnd => EncodeError::NoRoom,
         other => EncodeError::Other(other.to_string()),
     })
@@ -62,17 +55,21 @@ pub fn encode_into(event: &Event, dst: &mut [u8]) -> Result<usize, EncodeError> 
 
 /// The encoded size of an event's body (for error messages: it encodes the event once).
 pub fn encoded_len(event: &Event) -> usize {
-    let rec = RecordRef {
+    let mut counter = bincode::enc::write::SizeWriter::default();
+    let cfg = config::standard();
+    let _ = bincode::serde::encode_into_writer(record_ref(event), &mut counter, cfg);
+    counter.bytes_written
+}
+
+/// The record body of `event`, borrowed, as it is encoded.
+fn record_ref(event: &Event) -> RecordRef<'_> {
+    RecordRef {
         version: EVENT_SCHEMA_VERSION,
         frame: event.frame,
         session: &event.session,
         user: &event.user,
         body: &event.body,
-    };
-    let mut counter = bincode::enc::write::SizeWriter::default();
-    let cfg = config::standard();
-    let _ = bincode::serde::encode_into_writer(&rec, &mut counter, cfg);
-    counter.bytes_written
+    }
 }
 
 /// Decodes a record body into an event with the frame header's timestamp.
