@@ -234,6 +234,10 @@ fn a_lost_batch_end_past_a_sealed_segment_cuts_the_batch_out_of_it() {
         "{}",
         r.stderr
     );
+    let (a, l) = frame_offsets(&segs[0])[99];
+    let torn = format!("torn tail in {} at offset {}", segs[0].display(), a + l);
+    let lost = format!("(the log breaks in {} at offset {at}: ", segs[1].display());
+    assert!(r.stderr.contains(&torn) && r.stderr.contains(&lost), "{}", r.stderr);
     assert_eq!(data_segments(dir.path()), segs[..1]);
     assert!(!segs[0].with_extension("idx").exists(), "the tail's stale index must go");
     let s = open(dir.path());

@@ -196,12 +196,19 @@ fn plan_cut(cx: &Context<'_>, listing: &Listing, a: &Analysis, report: &mut Reco
     }
     let beyond_data = remove.iter().any(|&i| !matches!(listing.segments[i].header, Header::Zero));
     if garbage_end > offset || beyond_data {
+        let path = listing.segments[s.file].path.clone();
         let why = match (&a.brk, report.incomplete_batch.is_some()) {
-            (Some(b), _) => b.why.clone(),
+            (Some(b), _) if b.path == path => b.why.clone(),
+            // The cut is in an earlier segment than the break: a batch's end was lost.
+            (Some(b), _) => format!(
+                "a batch that was never committed (the log breaks in {} at offset {}: {})",
+                b.path.display(),
+                b.offset,
+                b.why
+            ),
             (None, true) => "a batch that was never committed".into(),
             (None, false) => "segments past the end of the log".into(),
         };
-        let path = listing.segments[s.file].path.clone();
         let bytes = (garbage_end.max(offset) - offset) as u64;
         report.torn_tail = Some(TornTail { path, offset: offset as u64, bytes, why });
     }
