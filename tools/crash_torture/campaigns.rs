@@ -1,7 +1,7 @@
 //! `--campaign`: the fault-simulation campaigns of `src/faultsim/` (the ones the test suite
 //! samples) run for as long as asked, and `--replay`: the oracle rerun on a saved failure.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
@@ -84,7 +84,7 @@ fn scratch(dir: Option<&Path>) -> anyhow::Result<tempfile::TempDir> {
 
 /// Reruns the oracle on a saved failing case (the `case.orig` directory a failure names,
 /// with its `case.json` beside it); true when it now passes.
-pub fn replay(case: &PathBuf) -> anyhow::Result<bool> {
+pub fn replay(case: &Path) -> anyhow::Result<bool> {
     ensure!(case.is_dir(), "{} is not a saved case directory", case.display());
     match campaign::replay_saved(case) {
         Ok(outcome) => {
