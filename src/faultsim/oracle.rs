@@ -172,7 +172,15 @@ fn salvage(dir: &Path, seed: u64, appended: u64) -> Result<(), String> {
         return Err(format!("repair kept {} but the store holds {}", r.kept_through, rw.last_seq()));
     }
     check_prefix(&rw, seed, rw.last_seq())?;
-    check_state(&rw)
+    check_state(&rw)?;
+    // A snapshot that outlived the cut describes the lost history: other events written at
+    // the lost seqs must not be read through it.
+    let others: Vec<_> = (rw.last_seq() + 1..=appended).map(|s| event(seed ^ 0x0BAD, s)).collect();
+    if !others.is_empty() {
+        rw.append_batch(&others).map_err(|e| format!("append after repair: {e}"))?;
+        check_state(&rw).map_err(|e| format!("after new events at the lost seqs: {e}"))?;
+    }
+    Ok(())
 }
 
 fn writer(dir: &Path) -> Result<Store, String> {
