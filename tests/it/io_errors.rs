@@ -3,27 +3,12 @@
 //! write, rename, remove), EIO and ENOSPC: the error stops the workload, and the store,
 //! reopened without faults, holds every acknowledged event and verifies clean.
 
-use wfstore::faultsim::campaign::{self, Plan};
+use wfstore::faultsim::campaign;
 
-use crate::faultsim_util::scratch;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
-}
+use crate::faultsim_util::run_campaign;
 
 #[test]
 fn io_errors_at_the_nth_operation_lose_no_acknowledged_event() {
-    let dir = scratch();
-    let plan = Plan {
-        seed: env("IO_SEED", 1),
-        cases: env("IO_CASES", 1_500),
-        time: std::time::Duration::from_secs(600),
-        scratch: dir.path().to_owned(),
-    };
-    let r = campaign::io_errors(&plan).unwrap_or_else(|f| {
-        let _ = dir.keep();
-        panic!("{f}")
-    });
+    let r = run_campaign("IO", 1, 1_500, campaign::io_errors);
     println!("io errors: {r}");
-    assert!(r.cases >= plan.cases);
 }
