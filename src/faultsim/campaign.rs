@@ -117,20 +117,33 @@ fn new_store(dir: &Path) -> Result<(), String> {
     Store::create(dir, &opts).map_err(|e| format!("create: {e}"))
 }
 
-/// Power loss: run workloads under the recorder, and check crash states drawn from its
-/// captures.
-pub fn power_loss(plan: &Plan) -> Result<Report, Box<Failure>> {
+/// Runs `workload` (one workload and its cases) again and again, each drawing from one
+/// seeded generator, until the plan's cases or time are spent.
+fn drive(
+    plan: &Plan,
+    mut workload: impl FnMut(&mut fastrand::Rng, &mut Report) -> Result<(), Box<Failure>>,
+) -> Result<Report, Box<Failure>> {
     let started = Instant::now();
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     let mut report = Report::default();
     while report.cases < plan.cases && started.elapsed() < plan.time {
-        let w = draw_workload(&mut rng);
+        workload(&mut rng, &mut report)?;
+        report.workloads += 1;
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Power loss: run workloads under the recorder, and check crash states drawn from its
+/// captures.
+pub fn power_loss(plan: &Plan) -> Result<Report, Box<Failure>> {
+    drive(plan, |rng, report| {
+        let w = draw_workload(rng);
         let dir = plan.scratch.join(format!("pl-{:016x}", w.seed));
         let recorded = record(&dir, &w, rng.u64(..)).map_err(|e| failure(plan, format!("{w:?}"), e, &dir))?;
-        report.workloads += 1;
         for cap in &recorded.captures {
             for _ in 0..4 {
-                let state = crash::crash_state(cap, &mut rng);
+                let state = crash::crash_state(cap, rng);
                 let case = format!("workload {w:?}\n{}", state.description);
                 let saved =
                     Saved::new("power-loss", w.seed, cap.durable_seq, recorded.last, &state.description);
@@ -140,20 +153,16 @@ pub fn power_loss(plan: &Plan) -> Result<Report, Box<Failure>> {
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
-    }
-    report.elapsed = started.elapsed();
-    Ok(report)
+        Ok(())
+    })
 }
 
 /// Power loss during `repair` (and `migrate`, when `v1` names a version-1 store to copy):
 /// run each under the recorder, and check crash states of every captured moment: the
 /// store is the old one or the new one, and a rerun finishes the job.
 pub fn power_loss_maintenance(plan: &Plan, v1: Option<&Path>) -> Result<Report, Box<Failure>> {
-    let started = Instant::now();
-    let mut rng = fastrand::Rng::with_seed(plan.seed);
-    let mut report = Report::default();
-    while report.cases < plan.cases && started.elapsed() < plan.time {
-        let w = Workload { events: rng.u64(600..=1200), ..draw_workload(&mut rng) };
+    drive(plan, |rng, report| {
+        let w = Workload { events: rng.u64(600..=1200), ..draw_workload(rng) };
         let dir = plan.scratch.join(format!("pm-{:016x}", w.seed));
         let migrating = v1.filter(|_| rng.u8(..3) == 0);
         let (captures, last) = match migrating {
@@ -161,10 +170,9 @@ pub fn power_loss_maintenance(plan: &Plan, v1: Option<&Path>) -> Result<Report, 
             None => record_repair(&dir, &w, rng.u64(..)),
         }
         .map_err(|e| failure(plan, format!("{w:?}"), e, &dir))?;
-        report.workloads += 1;
         for cap in &captures {
             for _ in 0..4 {
-                let state = crash::crash_state(cap, &mut rng);
+                let state = crash::crash_state(cap, rng);
                 let what = if migrating.is_some() { "migrate" } else { "repair" };
                 let case = format!("{what} of workload {w:?}\n{}", state.description);
                 let mut saved = Saved::new(what, w.seed, 0, last, &state.description);
@@ -175,9 +183,8 @@ pub fn power_loss_maintenance(plan: &Plan, v1: Option<&Path>) -> Result<Report, 
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
-    }
-    report.elapsed = started.elapsed();
-    Ok(report)
+        Ok(())
+    })
 }
 
 /// A damaged store repaired under the recorder.
@@ -292,17 +299,13 @@ fn check_state(dir: &Path, state: &CrashState, saved: Saved) -> Result<Outcome, 
 /// Media faults: run a workload to a clean close, then damage a copy of its store once per
 /// case and check it.
 pub fn media(plan: &Plan) -> Result<Report, Box<Failure>> {
-    let started = Instant::now();
-    let mut rng = fastrand::Rng::with_seed(plan.seed);
-    let mut report = Report::default();
-    while report.cases < plan.cases && started.elapsed() < plan.time {
-        let w = draw_workload(&mut rng);
+    drive(plan, |rng, report| {
+        let w = draw_workload(rng);
         let dir = plan.scratch.join(format!("mf-{:016x}", w.seed));
         let (files, older, last) =
             closed_store(&dir, &w).map_err(|e| failure(plan, format!("{w:?}"), e, &dir))?;
-        report.workloads += 1;
         for _ in 0..40 {
-            let Some((target, fault)) = media::draw(&files, &older, &mut rng) else { continue };
+            let Some((target, fault)) = media::draw(&files, &older, rng) else { continue };
             let mut damaged = files.clone();
             media::apply_to(&mut damaged, &fault, &older);
             let state = CrashState { files: damaged, description: format!("{target:?}: {fault:?}") };
@@ -313,9 +316,8 @@ pub fn media(plan: &Plan) -> Result<Report, Box<Failure>> {
             report.note(outcome, &format!(" {target:?}"));
         }
         let _ = std::fs::remove_dir_all(&dir);
-    }
-    report.elapsed = started.elapsed();
-    Ok(report)
+        Ok(())
+    })
 }
 
 type Files = BTreeMap<PathBuf, Vec<u8>>;
@@ -357,16 +359,12 @@ fn read_files(root: &Path) -> std::io::Result<Files> {
 /// every N (sampled when there are many), once and forever, the workload runs until the
 /// error stops it; the store is then reopened without faults and checked.
 pub fn io_errors(plan: &Plan) -> Result<Report, Box<Failure>> {
-    let started = Instant::now();
-    let mut rng = fastrand::Rng::with_seed(plan.seed);
-    let mut report = Report::default();
-    while report.cases < plan.cases && started.elapsed() < plan.time {
-        let w = Workload { events: rng.u64(300..=800), ..draw_workload(&mut rng) };
+    drive(plan, |rng, report| {
+        let w = Workload { events: rng.u64(300..=800), ..draw_workload(rng) };
         let dir = plan.scratch.join(format!("io-{:016x}", w.seed));
         let counts = count_ops(&dir, &w).map_err(|e| failure(plan, format!("{w:?}"), e, &dir))?;
-        report.workloads += 1;
         for (kind, total) in counts {
-            for nth in sample(total, 64, &mut rng) {
+            for nth in sample(total, 64, rng) {
                 for forever in [false, true] {
                     let errno = if rng.bool() { inject::EIO } else { inject::ENOSPC };
                     let fault = inject::Fault { kind, nth, forever, errno };
@@ -377,11 +375,10 @@ pub fn io_errors(plan: &Plan) -> Result<Report, Box<Failure>> {
                 }
             }
         }
-        repair_io_errors(plan, &dir, &w, &mut rng, &mut report)?;
+        repair_io_errors(plan, &dir, &w, rng, report)?;
         let _ = std::fs::remove_dir_all(&dir);
-    }
-    report.elapsed = started.elapsed();
-    Ok(report)
+        Ok(())
+    })
 }
 
 /// `repair` of a damaged store, failing at its Nth operation of each class; a rerun without
