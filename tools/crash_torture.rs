@@ -51,6 +51,8 @@ mod migrate;
 mod readers;
 #[path = "crash_torture/repair.rs"]
 mod repair;
+#[path = "crash_torture/restartable.rs"]
+mod restartable;
 #[path = "crash_torture/tally.rs"]
 mod tally;
 

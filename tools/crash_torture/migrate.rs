@@ -8,15 +8,14 @@
 //! fixture's README says.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
 use wfstore::event::to_json_line;
 use wfstore::{Error, OpenOptions, Store};
 
-use crate::kill::{self, Role};
-use crate::repair::copy_dir;
+use crate::kill::Role;
+use crate::restartable::{self, Job};
 use crate::tally::Tally;
 
 /// Events in the fixture (its README).
@@ -27,10 +26,8 @@ const TAIL_SHA256: &str = "f7904f5ed696f401f4445f0907fe3a326940be29962844f80393c
 const STATE_HASH: &str = "f991ab7f88b021004e9118875421c58f07e65b350b75a0fcba6d778a26c00c2c";
 /// The directories of an interrupted migration (formats/recovery.md, "Migrate").
 const MIGRATE_DIRS: [&str; 2] = [".migrate.tmp", ".migrate.v1"];
-/// Kills of one migration before it is let run to its end.
-const KILLS_PER_STORE: u64 = 8;
 
-/// Migrates copies of `fixture`, killing each migration up to `KILLS_PER_STORE` times,
+/// Migrates copies of `fixture`, killing each migration at random moments (see `restartable`),
 /// until `kills` kills are done.
 pub fn phase(
     work: &Path,
@@ -46,15 +43,7 @@ pub fn phase(
     if before.version != 1 || before.tail_sha256 != TAIL_SHA256 || before.events != EVENTS {
         bail!("{} is not the version-1 fixture: {before:?}", fixture.display());
     }
-    let span = calibrate(work, fixture, tally)?;
-    let mut copies = 0;
-    while tally.kills < kills {
-        copies += 1;
-        let dir = work.join(format!("migrate-{copies}"));
-        copy_dir(fixture, &dir)?;
-        migrate_with_kills(&dir, span, rng, tally).with_context(|| format!("copy {copies}"))?;
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
+    let (copies, span) = restartable::phase(&Fixture(fixture), work, kills, rng, tally)?;
     println!(
         "migrate: {} kills over {copies} copies (a whole migration: {span:?}), all migrated",
         tally.kills
@@ -62,47 +51,28 @@ pub fn phase(
     Ok(())
 }
 
-/// Times whole migrations of `CALIBRATION_RUNS` copies, checking each result; returns the
-/// shortest, so that kill moments drawn within it land inside a run.
-fn calibrate(work: &Path, fixture: &Path, tally: &mut Tally) -> anyhow::Result<Duration> {
-    let mut shortest = Duration::MAX;
-    for run in 1..=kill::CALIBRATION_RUNS {
-        let dir = work.join(format!("migrate-whole-{run}"));
-        copy_dir(fixture, &dir)?;
-        let started = Instant::now();
-        let ended = kill::run_to_end(kill::child(Role::Migrate, &dir, 0, 0)?)?;
-        shortest = shortest.min(started.elapsed());
-        if let Some(f) = ended.failure() {
-            bail!("a migration run to its end failed: {f}");
-        }
-        check_migrated(&dir, tally)?;
-    }
-    Ok(shortest)
-}
+/// The version-1 fixture, migrated.
+struct Fixture<'a>(&'a Path);
 
-/// Runs migrate on `dir`, killing it at random moments within `span`, until it completes;
-/// checks the store after each kill and at the end.
-fn migrate_with_kills(
-    dir: &Path,
-    span: Duration,
-    rng: &mut fastrand::Rng,
-    tally: &mut Tally,
-) -> anyhow::Result<()> {
-    for attempt in 1.. {
-        let after =
-            if attempt <= KILLS_PER_STORE { kill::moment(rng, span) } else { Duration::from_secs(3600) };
-        let ended = kill::run_killed_after(kill::child(Role::Migrate, dir, 0, 0)?, after)?;
-        if let Some(f) = ended.failure() {
-            tally.other(format!("migrate (attempt {attempt}): {f}"));
-            return Ok(());
-        }
-        if !ended.killed {
-            return check_migrated(dir, tally);
-        }
-        tally.kills += 1;
+impl Job for Fixture<'_> {
+    const NAME: &'static str = "migrate";
+    const ROLE: Role = Role::Migrate;
+
+    fn source(&self) -> &Path {
+        self.0
+    }
+
+    fn child_args(&self) -> (u64, u32) {
+        (0, 0)
+    }
+
+    fn check_done(&self, dir: &Path, tally: &mut Tally) -> anyhow::Result<()> {
+        check_migrated(dir, tally)
+    }
+
+    fn check_interrupted(&self, dir: &Path, tally: &mut Tally) {
         check_interrupted(dir, tally);
     }
-    Ok(())
 }
 
 /// What a store holds, as far as these checks care.

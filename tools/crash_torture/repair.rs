@@ -7,21 +7,19 @@
 //! before the damage, takes appends, and a second repair (dry run) finds nothing to do.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use wfstore::{CreateOptions, Durability, OpenOptions, SnapshotPolicy, Store};
 
-use crate::kill::{self, Role};
+use crate::kill::Role;
 use crate::ledger::event_for;
+use crate::restartable::{self, Job};
 use crate::tally::Tally;
 
 /// Events in the store before the damage (one per batch, so every seq ends a batch).
 const EVENTS: u64 = 4_000;
 /// Segment size: the events fill about a dozen segments.
 const SEGMENT_BYTES: u64 = 64 << 10;
-/// Kills of one repair before it is let run to its end.
-const KILLS_PER_STORE: u64 = 8;
 /// The round the events belong to (`ledger::event_for`).
 const ROUND: u32 = 0;
 
@@ -33,8 +31,8 @@ struct Damaged {
     seq: u64,
 }
 
-/// Repairs copies of a damaged store, killing each repair up to `KILLS_PER_STORE` times,
-/// until `kills` kills are done.
+/// Repairs copies of a damaged store, killing each repair at random moments (see
+/// `restartable`), until `kills` kills are done.
 pub fn phase(
     work: &Path,
     seed: u64,
@@ -46,16 +44,7 @@ pub fn phase(
         return Ok(());
     }
     let damaged = damaged_store(&work.join("repair-template"), seed)?;
-    // A whole repair, timed: the kill moments fall inside it.
-    let span = calibrate(work, &damaged, tally)?;
-    let mut copies = 0;
-    while tally.kills < kills {
-        copies += 1;
-        let dir = work.join(format!("repair-{copies}"));
-        copy_dir(&damaged.dir, &dir)?;
-        repair_with_kills(&dir, &damaged, span, rng, tally).with_context(|| format!("copy {copies}"))?;
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
+    let (copies, span) = restartable::phase(&damaged, work, kills, rng, tally)?;
     println!(
         "repair: {} kills over {copies} damaged stores (a whole repair: {span:?}), all repaired",
         tally.kills
@@ -63,48 +52,25 @@ pub fn phase(
     Ok(())
 }
 
-/// Times whole repair runs on `CALIBRATION_RUNS` copies, checking each result; returns
-/// the shortest, so that kill moments drawn within it land inside a run.
-fn calibrate(work: &Path, damaged: &Damaged, tally: &mut Tally) -> anyhow::Result<Duration> {
-    let mut shortest = Duration::MAX;
-    for run in 1..=kill::CALIBRATION_RUNS {
-        let dir = work.join(format!("repair-whole-{run}"));
-        copy_dir(&damaged.dir, &dir)?;
-        let started = Instant::now();
-        let ended = kill::run_to_end(kill::child(Role::Repair, &dir, damaged.seed, ROUND)?)?;
-        shortest = shortest.min(started.elapsed());
-        if let Some(f) = ended.failure() {
-            bail!("a repair run to its end failed: {f}");
-        }
-        check_repaired(&dir, damaged, tally)?;
-    }
-    Ok(shortest)
-}
+impl Job for Damaged {
+    const NAME: &'static str = "repair";
+    const ROLE: Role = Role::Repair;
 
-/// Runs repair on `dir`, killing it at random moments within `span`, until it completes;
-/// checks the store after each kill and at the end.
-fn repair_with_kills(
-    dir: &Path,
-    damaged: &Damaged,
-    span: Duration,
-    rng: &mut fastrand::Rng,
-    tally: &mut Tally,
-) -> anyhow::Result<()> {
-    for attempt in 1.. {
-        let after =
-            if attempt <= KILLS_PER_STORE { kill::moment(rng, span) } else { Duration::from_secs(3600) };
-        let ended = kill::run_killed_after(kill::child(Role::Repair, dir, damaged.seed, ROUND)?, after)?;
-        if let Some(f) = ended.failure() {
-            tally.other(format!("repair (attempt {attempt}): {f}"));
-            return Ok(());
-        }
-        if !ended.killed {
-            return check_repaired(dir, damaged, tally);
-        }
-        tally.kills += 1;
-        check_interrupted(dir, damaged, tally);
+    fn source(&self) -> &Path {
+        &self.dir
     }
-    Ok(())
+
+    fn child_args(&self) -> (u64, u32) {
+        (self.seed, ROUND)
+    }
+
+    fn check_done(&self, dir: &Path, tally: &mut Tally) -> anyhow::Result<()> {
+        check_repaired(dir, self, tally)
+    }
+
+    fn check_interrupted(&self, dir: &Path, tally: &mut Tally) {
+        check_interrupted(dir, self, tally);
+    }
 }
 
 /// What an interrupted repair may leave: the damaged store or the repaired one.
@@ -257,19 +223,4 @@ fn flip_middle_frame(seg: &Path) -> anyhow::Result<u64> {
     bytes[at + 32 + len / 2] ^= 0x20;
     std::fs::write(seg, bytes)?;
     Ok(seq)
-}
-
-/// Copies a store directory (its files and its subdirectories).
-pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let target = to.join(e.file_name());
-        if e.file_type()?.is_dir() {
-            copy_dir(&e.path(), &target)?;
-        } else {
-            std::fs::copy(e.path(), &target).with_context(|| format!("copying {}", e.path().display()))?;
-        }
-    }
-    Ok(())
 }
