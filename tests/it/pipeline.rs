@@ -303,3 +303,18 @@ fn metrics_count_every_append_call() {
     assert!(m.commit.is_empty(), "Durability::None never waits for a sync");
     assert!(m.frame_durable.is_empty() && m.frame_deadline_misses == 0);
 }
+
+/// Found by the `store_model` fuzz target under LeakSanitizer: the probe the fault recorder
+/// keeps inside the store's own disk hook held the store strongly, a cycle that leaked it.
+#[test]
+fn the_durable_probe_does_not_keep_its_store_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), SMALL_SEGMENT);
+    let s = open(dir.path());
+    s.append(&synthetic(SEED, 1)).unwrap();
+    s.flush().unwrap();
+    let probe = s.durable_probe();
+    assert_eq!(probe(), 1);
+    s.close().unwrap();
+    assert_eq!(probe(), 0, "the probe kept the closed store alive");
+}
