@@ -107,13 +107,7 @@ fn recovery_findings(r: &RecoveryReport, report: &mut VerifyReport) {
         });
     }
     if let Some(t) = &r.torn_tail {
-        report.notes.push(format!(
-            "torn tail in {} at offset {}: {} bytes ({}); the next writer cuts it",
-            t.path.display(),
-            t.offset,
-            t.bytes,
-            t.why
-        ));
+        report.notes.push(format!("{t}; the next writer cuts it"));
     }
     if let Some(b) = &r.incomplete_batch {
         report.notes.push(format!(

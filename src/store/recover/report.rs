@@ -51,13 +51,7 @@ impl RecoveryReport {
             out.push(l.to_string());
         }
         if let Some(t) = &self.torn_tail {
-            out.push(format!(
-                "torn tail in {} at offset {}: {} bytes ({})",
-                t.path.display(),
-                t.offset,
-                t.bytes,
-                t.why
-            ));
+            out.push(t.to_string());
         }
         if let Some(b) = &self.incomplete_batch {
             out.push(format!(
@@ -90,6 +84,13 @@ pub struct TornTail {
     pub bytes: u64,
     /// Why the bytes at `offset` are not a frame.
     pub why: String,
+}
+
+impl std::fmt::Display for TornTail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (path, offset, bytes, why) = (self.path.display(), self.offset, self.bytes, &self.why);
+        write!(f, "torn tail in {path} at offset {offset}: {bytes} bytes ({why})")
+    }
 }
 
 /// Durable data that recovery did not find: the log ends short of its durable evidence.
