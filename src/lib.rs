@@ -54,6 +54,7 @@
 //! ```
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod codec;
 pub mod disk;
 pub mod error;

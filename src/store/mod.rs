@@ -102,6 +102,9 @@ pub(crate) struct Shared {
     clock: metrics::LatencyClock,
     /// Set when the store closes: subscriptions end once they have read everything.
     closed: AtomicBool,
+    /// Held by the lifecycle operations that must not overlap (backup, purge, retention):
+    /// a purge rewrites sealed segments in place, retention removes them.
+    lifecycle: Mutex<()>,
     /// Subscriptions waiting for an append, and how they are woken.
     #[cfg(feature = "tokio")]
     listeners: std::sync::atomic::AtomicUsize,
@@ -228,6 +231,7 @@ impl Store {
             metrics: Mutex::new(Metrics::new()?),
             clock: metrics::LatencyClock::new(),
             closed: AtomicBool::new(false),
+            lifecycle: Mutex::new(()),
             #[cfg(feature = "tokio")]
             listeners: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(feature = "tokio")]
@@ -452,6 +456,12 @@ impl Store {
             result = self.shared.durable.check();
         }
         result
+    }
+
+    /// Excludes the other lifecycle operations (backup, purge, retention) of this handle
+    /// while the guard lives.
+    pub(crate) fn lifecycle_guard(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.shared.lifecycle.lock()
     }
 
     fn writer(&self) -> Result<&Arc<Mutex<Writer>>> {
