@@ -2,8 +2,7 @@
 //! per lifecycle operation (purge, backup, restore, retention). Records are content-free: a
 //! purge names its subject only by a salted hash, never by the id.
 
-use std::fs::OpenOptions as FsOpenOptions;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
 
@@ -251,8 +250,7 @@ pub fn read(disk: &Disk, dir: &Path) -> Result<AuditLog> {
 /// records never overlap; a torn record left by a crash is overwritten by the next append.
 pub fn append(disk: &Disk, dir: &Path, record: &AuditRecord) -> Result<()> {
     let path = dir.join(AUDIT_FILE);
-    let existed = path.exists();
-    let file = open_for_append(&path)?;
+    let (file, created) = open_for_append(disk, &path)?;
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| Error::io("lock", &path, e.into()))?;
     let len = file.metadata().ctx("stat", &path)?.len();
@@ -262,17 +260,23 @@ pub fn append(disk: &Disk, dir: &Path, record: &AuditRecord) -> Result<()> {
     let at = len - len % RECORD_BYTES as u64;
     disk.write_at(&file, &path, at, &record.encode())?;
     disk.sync_file(&file, &path)?;
-    if !existed {
+    if created {
         disk.sync_dir(dir)?;
     }
     Ok(())
 }
 
-fn open_for_append(path: &PathBuf) -> Result<std::fs::File> {
-    if path.exists() {
-        crate::disk::check_regular(path)?;
+/// Opens `AUDIT`, creating it when missing; says whether it was created. Two processes
+/// may race to create it: the loser opens the winner's file.
+fn open_for_append(disk: &Disk, path: &Path) -> Result<(std::fs::File, bool)> {
+    if !path.exists() {
+        match disk.create_new(path) {
+            Ok(f) => return Ok((f, true)),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
     }
-    FsOpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).ctx("open", path)
+    Ok((disk.open_rw(path)?, false))
 }
 
 #[cfg(test)]

@@ -101,6 +101,16 @@ pub fn decode_session(bytes: &[u8]) -> Result<&str, String> {
     Ok(session)
 }
 
+/// Reads only the session and user ids of a body, borrowing them: what a purge matches on.
+pub fn decode_ids(bytes: &[u8]) -> Result<(&str, &str), String> {
+    let ((version, _frame, session, user), _): ((u16, u64, &str, &str), usize) =
+        bincode::serde::borrow_decode_from_slice(bytes, CONFIG).map_err(|e| e.to_string())?;
+    if version != EVENT_SCHEMA_VERSION {
+        return Err(format!("unsupported event schema version {version}"));
+    }
+    Ok((session, user))
+}
+
 /// The leading varint u16 (formats/record.md): one byte below 251, or 251 and two bytes.
 /// Read by hand so the body is decoded in one bincode call, not two.
 fn decode_version(bytes: &[u8]) -> Result<(u16, usize), String> {

@@ -116,6 +116,24 @@ pub enum Error {
         /// The id asked for.
         session: String,
     },
+    /// A purge of this store was interrupted, or is running in another handle: a writable
+    /// open finishes it (formats/purge.md).
+    #[error("a purge of store {} is not finished: open it for writing to finish it, or retry", path.display())]
+    PurgePending {
+        /// The store directory.
+        path: PathBuf,
+    },
+    /// A state or replay asked for a point before the log's start: retention removed the
+    /// events it needs.
+    #[error(
+        "seq {seq} is before the log's start: retention removed it; the earliest state available is after seq {first}"
+    )]
+    BeforeLogStart {
+        /// The seq asked for.
+        seq: u64,
+        /// The earliest seq whose state can be rebuilt.
+        first: u64,
+    },
     /// A record's frame is intact but its body does not decode.
     #[error("seq {seq}: record body does not decode: {why}")]
     Decode {

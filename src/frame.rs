@@ -7,7 +7,7 @@
 //!      8    8 seq          u64
 //!     16    8 ts_ns        i64
 //!     24    4 durable_lag  u32: seq - (last durable seq when written); u32::MAX claims nothing
-//!     28    4 batch        bits 0..29 position in the batch, bit 30 reserved, bit 31 continues
+//!     28    4 batch        bits 0..29 position in the batch, bit 30 purged, bit 31 continues
 //!     32    n body         the record body (formats/record.md)
 //! ```
 //!
@@ -27,8 +27,9 @@ const BATCH_AT: usize = 28;
 
 /// The batch word's bit saying more frames of the same batch follow.
 pub const BATCH_CONTINUES: u32 = 1 << 31;
-/// The batch word's reserved bit: a frame with it set is not valid.
-const BATCH_RESERVED: u32 = 1 << 30;
+/// The batch word's *purged* bit: the frame is a tombstone, its body all zero
+/// (formats/purge.md). Bits 0..29 are the position.
+const BATCH_PURGED: u32 = 1 << 30;
 /// The durable lag that claims nothing.
 pub const LAG_NO_CLAIM: u32 = u32::MAX;
 
@@ -83,12 +84,18 @@ impl Frame<'_> {
 
     /// The frame's position in its batch (0 = first).
     pub fn position(&self) -> u32 {
-        self.batch & (BATCH_RESERVED - 1)
+        self.batch & (BATCH_PURGED - 1)
     }
 
     /// True when more frames of the same batch follow this one.
     pub fn continues(&self) -> bool {
         self.batch & BATCH_CONTINUES != 0
+    }
+
+    /// True for a tombstone: the event was purged, only its seq, time and place in its
+    /// batch remain.
+    pub fn purged(&self) -> bool {
+        self.batch & BATCH_PURGED != 0
     }
 
     /// The seq this frame says was durable when it was written, if it says any.
@@ -102,7 +109,7 @@ impl Frame<'_> {
 
 /// The batch word of the frame at `position` in its batch.
 pub fn batch_word(position: u32, continues: bool) -> u32 {
-    (position & (BATCH_RESERVED - 1)) | if continues { BATCH_CONTINUES } else { 0 }
+    (position & (BATCH_PURGED - 1)) | if continues { BATCH_CONTINUES } else { 0 }
 }
 
 /// The durable lag of a frame of seq `seq` written when `durable` was the last durable seq.
@@ -135,8 +142,8 @@ pub enum BadFrame {
     LengthPastEnd(u32),
     /// The checksum does not match.
     Checksum,
-    /// The checksum matches but a reserved bit is set.
-    Reserved,
+    /// The checksum matches but the frame is marked purged and its body is not all zero.
+    PurgedWithBody,
 }
 
 impl std::fmt::Display for BadFrame {
@@ -148,7 +155,7 @@ impl std::fmt::Display for BadFrame {
             }
             BadFrame::LengthPastEnd(n) => write!(f, "length {n} runs past the segment end"),
             BadFrame::Checksum => write!(f, "checksum mismatch"),
-            BadFrame::Reserved => write!(f, "reserved batch bit set"),
+            BadFrame::PurgedWithBody => write!(f, "tombstone with a non-zero body"),
         }
     }
 }
@@ -181,8 +188,8 @@ pub fn decode(data: &[u8], at: usize, salt: u64, layout: Layout) -> Decoded<'_> 
         Layout::V1 => (LAG_NO_CLAIM, 0),
         Layout::V2 => (read_u32(frame, LAG_AT), read_u32(frame, BATCH_AT)),
     };
-    if batch & BATCH_RESERVED != 0 {
-        return Decoded::Bad(BadFrame::Reserved);
+    if batch & BATCH_PURGED != 0 && frame[header_bytes..].iter().any(|&b| b != 0) {
+        return Decoded::Bad(BadFrame::PurgedWithBody);
     }
     Decoded::Frame(Frame {
         seq: read_u64(frame, SEQ_AT),
@@ -231,6 +238,17 @@ pub fn end_batch(dst: &mut [u8], key: SaltKey) {
         return;
     }
     dst[BATCH_AT..BATCH_AT + 4].copy_from_slice(&(batch & !BATCH_CONTINUES).to_le_bytes());
+    let crc = checksum(key, dst);
+    dst[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Turns a valid version-2 frame (`dst` is exactly its bytes) into its tombstone: the
+/// body zeroed, the *purged* bit set, the CRC recomputed; seq, time, durable lag and batch
+/// position kept, so the chain and every offset stay as they were (formats/purge.md).
+pub fn tombstone(dst: &mut [u8], key: SaltKey) {
+    dst[FRAME_HEADER_BYTES..].fill(0);
+    let batch = read_u32(dst, BATCH_AT) | BATCH_PURGED;
+    dst[BATCH_AT..BATCH_AT + 4].copy_from_slice(&batch.to_le_bytes());
     let crc = checksum(key, dst);
     dst[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
 }
@@ -331,6 +349,21 @@ mod tests {
         end_batch(&mut v, SaltKey::new(5));
         let Decoded::Frame(f) = decode(&v, 0, 5, V2) else { panic!("not a frame") };
         assert_eq!((f.position(), f.continues()), (2, false));
+    }
+
+    #[test]
+    fn a_tombstone_keeps_seq_time_and_batch_and_nothing_else() {
+        let mut v = frame_bytes(b"secret", 9, 123, 5);
+        tombstone(&mut v, SaltKey::new(5));
+        let Decoded::Frame(f) = decode(&v, 0, 5, V2) else { panic!("not a frame") };
+        assert_eq!((f.seq, f.ts_ns, f.position(), f.continues(), f.purged()), (9, 123, 2, true, true));
+        assert_eq!(f.body, &[0u8; 6][..]);
+        // Marked purged but with a body: not a frame this build wrote.
+        let mut w = v.clone();
+        w[FRAME_HEADER_BYTES] = 1;
+        let crc = checksum(SaltKey::new(5), &w);
+        w[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode(&w, 0, 5, V2), Decoded::Bad(BadFrame::PurgedWithBody));
     }
 
     #[test]

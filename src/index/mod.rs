@@ -84,18 +84,32 @@ impl SegmentIndex {
 
     /// Records the next frame: `seq` must be `base_seq + records`.
     pub fn note(&mut self, ts_ns: i64, at: u32, frame_len: u32, session: &str) {
-        if self.records.is_multiple_of(SPARSE_EVERY) {
-            self.sparse.push(SparseEntry { offset: at, ts_ns });
-        }
+        self.note_purged(ts_ns, at, frame_len);
         match self.sessions.get_mut(session) {
             Some(offsets) => offsets.push(at),
             None => {
                 self.sessions.insert(session.into(), vec![at]);
             }
         }
+    }
+
+    /// Records the next frame, a tombstone: it counts and can be sought, but belongs to no
+    /// session.
+    pub fn note_purged(&mut self, ts_ns: i64, at: u32, frame_len: u32) {
+        if self.records.is_multiple_of(SPARSE_EVERY) {
+            self.sparse.push(SparseEntry { offset: at, ts_ns });
+        }
         self.records += 1;
         self.last_frame_at = at;
         self.end = at + frame_len;
+    }
+
+    /// Drops the session postings of frames that became tombstones (offsets sorted).
+    pub fn forget(&mut self, purged: &[u32]) {
+        self.sessions.retain(|_, offsets| {
+            offsets.retain(|o| purged.binary_search(o).is_err());
+            !offsets.is_empty()
+        });
     }
 
     /// Forgets every frame from record number `records` on (an abandoned batch): the index

@@ -259,6 +259,9 @@ pub fn scan_and_index(
     let mut index = SegmentIndex::new(header.base_seq, offset32(header::HEADER_BYTES));
     let mut bad = None;
     let s = scan::scan(data, header.salt, header.layout(), chain, probe, |f, at| {
+        if f.purged() {
+            return index.note_purged(f.ts_ns, offset32(at), offset32(f.len()));
+        }
         let mut note = |session: &str| index.note(f.ts_ns, offset32(at), offset32(f.len()), session);
         let decoded = match decode {
             Decode::Session => codec::decode_session(f.body).map(&mut note),

@@ -25,6 +25,7 @@ mod lock;
 mod metrics;
 mod options;
 mod prepare;
+mod purge;
 mod read;
 pub(crate) mod recover;
 mod snapshotter;
@@ -55,6 +56,7 @@ pub use frames::FrameCommit;
 pub use lock::LOCK_FILE;
 pub use metrics::Metrics;
 pub use options::{CreateOptions, Durability, OpenOptions, SnapshotPolicy};
+pub use purge::PurgeReport;
 pub use read::{Record, RecordIter, SessionIter};
 pub use recover::{Loss, RecoveryReport, TornTail};
 pub use state::{ReplayTarget, StateRecovery};
@@ -105,6 +107,9 @@ pub(crate) struct Shared {
     /// Held by the lifecycle operations that must not overlap (backup, purge, retention):
     /// a purge rewrites sealed segments in place, retention removes them.
     lifecycle: Mutex<()>,
+    /// Moves when a purge rewrote the log: a state followed incrementally (the
+    /// snapshotter's) must be rebuilt.
+    state_epoch: AtomicU64,
     /// Subscriptions waiting for an append, and how they are woken.
     #[cfg(feature = "tokio")]
     listeners: std::sync::atomic::AtomicUsize,
@@ -202,6 +207,15 @@ impl Store {
             return Err(Error::NeedsMigration { path: dir, version: file.version });
         }
         let lock = if writable { Some(lock::WriterLock::acquire(&dir)?) } else { None };
+        // A purge past its commit point is finished before the log is read (its frames may
+        // be half rewritten); a reader waits for a writer to finish it.
+        let finished_purge = if writable {
+            purge::finish_interrupted(&disk, &dir, file.meta.store_id)?
+        } else if dir.join(purge::journal::PURGE_FILE).exists() {
+            return Err(Error::PurgePending { path: dir });
+        } else {
+            None
+        };
         let mut store_writer = if writable { Some(StoreWriter::open(&disk, &dir, &file)?) } else { None };
         let rec = if writable {
             let cx = recover::Context { disk: &disk, dir: &dir, store: &file, writable, writer_live: false };
@@ -232,6 +246,7 @@ impl Store {
             clock: metrics::LatencyClock::new(),
             closed: AtomicBool::new(false),
             lifecycle: Mutex::new(()),
+            state_epoch: AtomicU64::new(0),
             #[cfg(feature = "tokio")]
             listeners: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(feature = "tokio")]
@@ -244,7 +259,7 @@ impl Store {
             queue_capacity: opts.queue_capacity,
             housekeeper: None,
             snapshotter: None,
-            report: rec.report,
+            report: RecoveryReport { finished_purge, ..rec.report },
             _lock: lock,
         };
         if writable {

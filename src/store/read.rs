@@ -102,29 +102,37 @@ impl Iterator for RecordIter {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next > self.end {
-            return None;
+        // Tombstones (purged events) are stepped over: their seqs stay taken, unseen.
+        while self.next <= self.end {
+            match self.step() {
+                Ok(Some(rec)) => return Some(Ok(rec)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.next = u64::MAX;
+                    return Some(Err(e));
+                }
+            }
         }
-        let item = self.step();
-        if item.is_err() {
-            self.next = u64::MAX;
-        }
-        Some(item)
+        None
     }
 }
 
 impl RecordIter {
-    fn step(&mut self) -> Result<Record> {
+    /// Reads the frame of `self.next` and moves past it; `None` for a tombstone.
+    fn step(&mut self) -> Result<Option<Record>> {
         let (i, at) = match self.pos {
             Some((i, at)) if self.starts_in(i + 1) != Some(self.next) => (i, at),
             _ => self.seek()?,
         };
         let seg = &self.segments[i];
         let f = seg.frame_at(at, self.next)?;
-        let event = codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
         self.pos = Some((i, at + f.len()));
         self.next += 1;
-        Ok(Record { seq: f.seq, event })
+        if f.purged() {
+            return Ok(None);
+        }
+        let event = codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
+        Ok(Some(Record { seq: f.seq, event }))
     }
 
     fn starts_in(&self, i: usize) -> Option<u64> {
@@ -242,6 +250,9 @@ impl SessionIter {
         let next_base = self.segments.get(self.seg).map_or(u64::MAX, |s| s.header.base_seq);
         if f.seq < seg.header.base_seq || f.seq >= next_base {
             return Err(seg.corrupt(at, f.seq, "indexed frame's seq is outside its segment"));
+        }
+        if f.purged() {
+            return Err(seg.corrupt(at, f.seq, "indexed frame is a tombstone"));
         }
         let event = codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
         if event.session.as_str() != self.session {

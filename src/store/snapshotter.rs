@@ -4,6 +4,7 @@
 //! every policy, `None` too). It stops once the store is poisoned.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -50,11 +51,23 @@ fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, stop: &Receiver<()>) {
     };
     // Events since the newest snapshot count toward the next one, even those replayed here.
     let mut last_snap = rec.snapshot.map_or(0, |i| i.seq);
+    let mut epoch = shared.state_epoch.load(Ordering::Acquire);
     let mut last_time = Instant::now();
     loop {
         let stopping = !matches!(stop.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
         if shared.durable.is_poisoned() {
             return;
+        }
+        // A purge or retention must not interleave with a snapshot; after a purge the
+        // followed state is rebuilt from the log as it now is.
+        let _lifecycle = shared.lifecycle.lock();
+        let current = shared.state_epoch.load(Ordering::Acquire);
+        if current != epoch {
+            match state::recover_state(shared, shared.durable.durable()) {
+                Ok((s, rec)) => (follower, last_snap) = (s, rec.snapshot.map_or(0, |i| i.seq)),
+                Err(e) => return shared.warn(format!("snapshotter could not recover the state: {e}")),
+            }
+            epoch = current;
         }
         if let Err(e) = state::replay(shared, &mut follower, shared.durable.durable()) {
             return shared.warn(format!("snapshotter stopped: {e}"));

@@ -24,6 +24,7 @@ mod pipeline;
 mod power_loss;
 mod process;
 mod producers;
+mod purge;
 mod readers;
 mod recovery;
 mod snapshots;

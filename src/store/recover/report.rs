@@ -35,6 +35,8 @@ pub struct RecoveryReport {
     /// A read-only open found a live writer: the tail was read up to its first gap and not
     /// judged.
     pub writer_live: bool,
+    /// A purge interrupted after its commit point, finished: the events it purged.
+    pub finished_purge: Option<u64>,
 }
 
 impl RecoveryReport {
@@ -47,6 +49,9 @@ impl RecoveryReport {
     /// One line per finding, for the CLI's warnings.
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(n) = self.finished_purge {
+            out.push(format!("finished an interrupted purge ({n} events)"));
+        }
         if let Some(l) = &self.loss {
             out.push(l.to_string());
         }
