@@ -2,7 +2,7 @@
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
 //! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `repair`,
-//!   `migrate`, `demo`:
+//!   `migrate`, `purge`, `demo`:
 //!   one file per command (`demo/` holds the demo's writer child and its report).
 //! - `bench`: the frame-budget benchmark; its code lives with the other tools, in
 //!   `tools/frame_bench/`.
@@ -16,6 +16,7 @@ mod export;
 mod init;
 mod migrate;
 mod output;
+mod purge;
 mod repair;
 mod replay;
 mod snapshot;
@@ -80,6 +81,9 @@ pub enum Command {
     Repair(repair::Args),
     /// Upgrade a store of an older format version in place (crash-safe, verified).
     Migrate(migrate::Args),
+    /// Remove every event of a user or a session for good: no byte of their ids or content
+    /// is left in any file of the store (asks first; `--yes` to skip).
+    Purge(purge::Args),
     /// Simulate a 60 Hz WirthForge session in a child writer, kill it, recover, verify,
     /// validate and report.
     Demo(demo::Args),
@@ -106,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Export { action } => export::run(&cli.store, cli.json, &action),
         Command::Repair(args) => repair::run(&cli.store, cli.json, &args),
         Command::Migrate(args) => migrate::run(&cli.store, cli.json, &args),
+        Command::Purge(args) => purge::run(&cli.store, cli.json, &args),
         Command::Demo(args) => demo::run(cli.json, &args),
         Command::DemoWriter(args) => demo::writer::run(&args),
         Command::Bench(args) => bench::run(cli.json, &args),

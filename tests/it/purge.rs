@@ -326,3 +326,29 @@ fn power_loss_at_every_purge_step_leaves_the_old_store_or_the_purged_one() {
     }
     assert!(olds > 0 && news > 0, "old {olds}, new {news}");
 }
+
+#[test]
+fn the_purge_command_refuses_without_yes_off_a_terminal_and_purges_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = workload(4);
+    store_of(dir.path(), &events);
+    let wf = |args: &[&str]| crate::cli::wf(dir.path(), args, None);
+
+    let refused = wf(&["purge", "--user", USERS[2]]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("refusing to purge without --yes"), "{}", refused.stderr);
+    assert!(!occurrences(dir.path(), &needles(2, 4)).is_empty(), "nothing was changed");
+    assert_eq!(wf(&["purge", "--user", "x", "--session", "y", "--yes"]).code, 2);
+
+    let done = wf(&["--json", "purge", "--user", USERS[2], "--yes"]);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let v: serde_json::Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    assert_eq!(v["purge"]["events"], 24);
+    assert_eq!(v["subject"], "user");
+    assert!(!done.stdout.contains(USERS[2]), "the id is never printed");
+    assert_eq!(occurrences(dir.path(), &needles(2, 4)), vec![]);
+
+    let human = wf(&["purge", "--session", &format!("{}-session-1", USERS[0]), "--yes"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(human.stdout.starts_with("purged 6 events of the session (seqs 19..=24)"), "{}", human.stdout);
+}
