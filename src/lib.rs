@@ -84,8 +84,9 @@ pub mod verify;
 
 pub use error::{Corruption, Error, Result};
 pub use store::{
-    Appender, CreateOptions, Durability, FrameCommit, Metrics, OpenOptions, Pending, Record, RecoveryReport,
-    ReplayTarget, SnapshotPolicy, StateRecovery, Stats, Store,
+    Appender, CreateOptions, Durability, FrameCommit, Metrics, OpenOptions, Pending, PurgeReport, Record,
+    RecoveryReport, ReplayTarget, RetainRule, Retention, RetentionReport, SnapshotPolicy, StateRecovery,
+    Stats, Store,
 };
 #[cfg(feature = "tokio")]
 pub use store::{AsyncAppender, Subscription};

@@ -80,9 +80,9 @@ pub fn validate(store: &Store) -> Result<ValidateReport> {
     let mut snapshots: Vec<SnapshotInfo> =
         store.snapshots()?.into_iter().filter(|s| s.seq <= store.last_seq()).collect();
     snapshots.reverse();
-    let mut state = EnergyState::default();
+    let mut state = base_state(store, &mut sessions)?;
     compare_snapshots(store, &state, &mut snapshots, &mut report);
-    for rec in store.iter(1..=u64::MAX) {
+    for rec in store.iter(state.last_seq + 1..=u64::MAX) {
         let rec = rec?;
         report.events += 1;
         check_schema(&validator, rec.seq, &rec.event, &mut report);
@@ -96,6 +96,34 @@ pub fn validate(store: &Store) -> Result<ValidateReport> {
         check_conservation(id, s, &state, &mut report);
     }
     Ok(report)
+}
+
+/// Where the checks start: the empty state while the log is whole. After retention, the
+/// state at the log's first snapshot (itself checked against its hash and binding), with
+/// each of its sessions' facts taken from it: events before it are gone.
+fn base_state(store: &Store, sessions: &mut BTreeMap<String, SessionCheck>) -> Result<EnergyState> {
+    if store.first_seq() <= 1 {
+        return Ok(EnergyState::default());
+    }
+    let start = store.first_seq();
+    let base =
+        store.snapshots()?.into_iter().filter(|i| i.seq >= start).find_map(|i| store.load_snapshot(&i).ok());
+    let base = base.ok_or(Error::BeforeLogStart { seq: start, first: start })?;
+    for (id, st) in &base.sessions {
+        sessions.insert(
+            id.clone(),
+            SessionCheck {
+                started: st.by_type.contains_key(EventType::SessionStart.as_str()),
+                last_ts: st.frame.last_ts_ns,
+                last_frame: st.frame.last_frame,
+                last_seq: st.last_seq,
+                total: st.energy_total,
+                by_model: st.by_model.clone(),
+                amplification: st.amplification,
+            },
+        );
+    }
+    Ok(base)
 }
 
 fn check_schema(validator: &jsonschema::Validator, seq: u64, event: &Event, report: &mut ValidateReport) {

@@ -2,7 +2,7 @@
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
 //! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `repair`,
-//!   `migrate`, `purge`, `demo`:
+//!   `migrate`, `purge`, `retain`, `demo`:
 //!   one file per command (`demo/` holds the demo's writer child and its report).
 //! - `bench`: the frame-budget benchmark; its code lives with the other tools, in
 //!   `tools/frame_bench/`.
@@ -19,6 +19,7 @@ mod output;
 mod purge;
 mod repair;
 mod replay;
+mod retain;
 mod snapshot;
 mod stats;
 mod tail;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Remove every event of a user or a session for good: no byte of their ids or content
     /// is left in any file of the store (asks first; `--yes` to skip).
     Purge(purge::Args),
+    /// Remove whole early segments (by seq, age, bytes or count) once a snapshot covers
+    /// them; the log's start moves durably.
+    Retain(retain::Args),
     /// Simulate a 60 Hz WirthForge session in a child writer, kill it, recover, verify,
     /// validate and report.
     Demo(demo::Args),
@@ -111,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Repair(args) => repair::run(&cli.store, cli.json, &args),
         Command::Migrate(args) => migrate::run(&cli.store, cli.json, &args),
         Command::Purge(args) => purge::run(&cli.store, cli.json, &args),
+        Command::Retain(args) => retain::run(&cli.store, cli.json, &args),
         Command::Demo(args) => demo::run(cli.json, &args),
         Command::DemoWriter(args) => demo::writer::run(&args),
         Command::Bench(args) => bench::run(cli.json, &args),

@@ -187,6 +187,18 @@ impl Durable {
         })))
     }
 
+    /// Durably moves the log's start to `start` (retention's commit point), with the
+    /// high-water mark brought up to the durable seq. A failure poisons the store.
+    pub fn set_log_start(&self, disk: &Disk, start: u64) -> Result<()> {
+        let mut guard = self.evidence.lock();
+        let Some((store, _)) = guard.as_mut() else { return Err(Error::ReadOnly) };
+        self.check()?;
+        let marks = store.marks();
+        let marks =
+            Marks { high_water: marks.high_water.max(self.durable()), log_start: start.max(marks.log_start) };
+        store.update(disk, marks).map_err(|e| self.poison_with(e))
+    }
+
     /// Writes the durable seq as the high-water mark if it moved, and if `force` or the
     /// last write is `EVIDENCE_INTERVAL` old. A failure poisons the store.
     pub fn record_evidence(&self, disk: &Disk, force: bool) -> Result<()> {

@@ -28,6 +28,7 @@ mod prepare;
 mod purge;
 mod read;
 pub(crate) mod recover;
+mod retention;
 mod snapshotter;
 mod state;
 mod writer;
@@ -59,6 +60,7 @@ pub use options::{CreateOptions, Durability, OpenOptions, SnapshotPolicy};
 pub use purge::PurgeReport;
 pub use read::{Record, RecordIter, SessionIter};
 pub use recover::{Loss, RecoveryReport, TornTail};
+pub use retention::{RetainRule, Retention, RetentionReport};
 pub use state::{ReplayTarget, StateRecovery};
 use writer::Writer;
 
@@ -93,8 +95,8 @@ pub(crate) struct Shared {
     segments: RwLock<Arc<Vec<Arc<Segment>>>>,
     /// Seq of the last committed record; `log_start - 1` when the log is empty.
     last_seq: AtomicU64,
-    /// The first seq the log holds.
-    log_start: u64,
+    /// The first seq the log holds: moves forward when retention removes segments.
+    log_start: AtomicU64,
     /// The durable seq, the policy, poison and the high-water mark.
     durable: durability::Durable,
     warnings: Mutex<Vec<String>>,
@@ -231,7 +233,7 @@ impl Store {
             disk,
             writable,
             last_seq: AtomicU64::new(committed),
-            log_start: file.marks.log_start,
+            log_start: AtomicU64::new(file.marks.log_start),
             // A writable open synced what recovery kept; a reader does not know.
             durable: durability::Durable::new(
                 opts.durability,
@@ -278,7 +280,8 @@ impl Store {
             store.writer = Some(Arc::new(Mutex::new(writer)));
             store.housekeeper = Some(hk);
             if let Some(policy) = opts.snapshots {
-                store.snapshotter = Some(snapshotter::Snapshotter::spawn(&store.shared, policy)?);
+                store.snapshotter =
+                    Some(snapshotter::Snapshotter::spawn(&store.shared, policy, opts.retention)?);
             }
         }
         Ok(store)
@@ -381,7 +384,7 @@ impl Store {
 
     /// Seq of the first event, 0 when the store is empty.
     pub fn first_seq(&self) -> u64 {
-        let first = self.shared.log_start;
+        let first = self.shared.log_start();
         if self.last_seq() >= first { first } else { 0 }
     }
 
@@ -509,6 +512,10 @@ impl Shared {
 
     fn last_seq(&self) -> u64 {
         self.last_seq.load(Ordering::Acquire)
+    }
+
+    fn log_start(&self) -> u64 {
+        self.log_start.load(Ordering::Acquire)
     }
 
     /// The seq up to which the log is on disk as the durability policy promises: with

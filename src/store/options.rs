@@ -47,6 +47,9 @@ pub struct OpenOptions {
     /// Automatic snapshots of the energy state while open for writing (`None`: off;
     /// `Store::snapshot_now` still works).
     pub snapshots: Option<SnapshotPolicy>,
+    /// Retention (`None`, the default: keep everything): applied after every automatic
+    /// snapshot, so it needs `snapshots`. `Store::retain` works either way.
+    pub retention: Option<super::Retention>,
     /// Submissions the appender queue holds before `Appender::append` waits and
     /// `Appender::try_append` fails with `Error::QueueFull`.
     pub queue_capacity: usize,
@@ -61,6 +64,7 @@ impl Default for OpenOptions {
             durability: Durability::default(),
             read_only: false,
             snapshots: Some(SnapshotPolicy::default()),
+            retention: None,
             queue_capacity: 4096,
             disk: crate::disk::Disk::default(),
         }

@@ -69,7 +69,7 @@ pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIt
     RecordIter {
         shared: Arc::clone(shared),
         segments,
-        next: (*range.start()).max(shared.log_start),
+        next: (*range.start()).max(shared.log_start()),
         end,
         pos: None,
     }
@@ -78,7 +78,7 @@ pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIt
 /// What a snapshot of the state after seq `seq` binds to: the salt of the segment holding
 /// its frame and the frame's CRC. `None` when `seq` is not in the log.
 pub(super) fn binding_of(shared: &Arc<Shared>, seq: u64) -> Result<Option<Binding>> {
-    if seq < shared.log_start || seq > shared.last_seq() {
+    if seq < shared.log_start() || seq > shared.last_seq() {
         return Ok(None);
     }
     let it = iter(shared, seq..=seq);

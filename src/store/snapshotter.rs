@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::options::SnapshotPolicy;
+use super::retention::{self, Retention};
 use super::{Shared, state};
 use crate::error::{Error, IoContext, Result};
 use crate::snapshot;
@@ -25,12 +26,12 @@ pub(super) struct Snapshotter {
 }
 
 impl Snapshotter {
-    pub fn spawn(shared: &Arc<Shared>, policy: SnapshotPolicy) -> Result<Self> {
+    pub fn spawn(shared: &Arc<Shared>, policy: SnapshotPolicy, retention: Option<Retention>) -> Result<Self> {
         let (stop, stop_rx) = crossbeam_channel::bounded(0);
         let s = Arc::clone(shared);
         let thread = std::thread::Builder::new()
             .name("wfstore-snapshot".into())
-            .spawn(move || run(&s, policy, &stop_rx))
+            .spawn(move || run(&s, policy, retention, &stop_rx))
             .ctx("spawn thread", &shared.dir)?;
         Ok(Snapshotter { stop, thread })
     }
@@ -43,7 +44,7 @@ impl Snapshotter {
     }
 }
 
-fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, stop: &Receiver<()>) {
+fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, retention: Option<Retention>, stop: &Receiver<()>) {
     super::housekeeper::lower_priority();
     let (mut follower, rec) = match state::recover_state(shared, shared.durable.durable()) {
         Ok(s) => s,
@@ -80,7 +81,14 @@ fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, stop: &Receiver<()>) {
             let published = state::publish(shared, &follower)
                 .and_then(|_| snapshot::prune(&shared.disk, &shared.dir, policy.keep));
             match published {
-                Ok(_) => last_snap = follower.last_seq,
+                Ok(_) => {
+                    last_snap = follower.last_seq;
+                    if let Some(r) = &retention
+                        && let Err(e) = retention::apply_policy(shared, r)
+                    {
+                        shared.warn(format!("retention: {e}"));
+                    }
+                }
                 Err(e) => shared.warn(format!("snapshot at seq {}: {e}", follower.last_seq)),
             }
             last_time = Instant::now();

@@ -66,11 +66,12 @@ impl Store {
         };
         let mut state = match (target, session) {
             (ReplayTarget::Seq(_), None) => return Ok(recover_state(&self.shared, upto)?.0),
-            _ => EnergyState::default(),
+            _ => self.replay_base(session, &keep)?,
         };
+        let from = state.last_seq + 1;
         let records: Box<dyn Iterator<Item = Result<read::Record>>> = match session {
             Some(id) => Box::new(self.session(id)),
-            None => Box::new(self.iter(1..=upto)),
+            None => Box::new(self.iter(from..=upto)),
         };
         for rec in records {
             let rec = rec?;
@@ -82,6 +83,29 @@ impl Store {
             }
         }
         Ok(state)
+    }
+
+    /// Where a frame or time replay starts: the empty state while the log is whole; after
+    /// retention, the oldest valid snapshot, if every event it covers is within the target
+    /// (a session's replay needs the whole log).
+    fn replay_base(&self, session: Option<&str>, keep: &dyn Fn(&Event) -> bool) -> Result<EnergyState> {
+        let start = self.shared.log_start();
+        if start == 1 {
+            return Ok(EnergyState::default());
+        }
+        let before = |first| Error::BeforeLogStart { seq: start, first };
+        let base = snapshot::list(&self.shared.dir)?
+            .into_iter()
+            .filter(|i| i.seq >= start)
+            .find_map(|i| load(&self.shared, &i).ok())
+            .ok_or_else(|| before(start))?;
+        if session.is_some() {
+            return Err(before(base.last_seq));
+        }
+        match self.get(base.last_seq)? {
+            Some(rec) if keep(&rec.event) => Ok(base),
+            _ => Err(before(base.last_seq)),
+        }
     }
 
     /// The snapshot files, oldest first.
@@ -106,7 +130,7 @@ impl Store {
     /// newest `keep`.
     pub fn snapshot_now(&self, keep: usize) -> Result<SnapshotInfo> {
         self.flush()?;
-        if self.last_seq() < self.shared.log_start {
+        if self.last_seq() < self.shared.log_start() {
             return Err(Error::InvalidOption("nothing to snapshot: the log is empty".into()));
         }
         let (state, _) = self.state()?;
@@ -127,7 +151,7 @@ pub(super) fn recover_state(shared: &Arc<Shared>, upto: u64) -> Result<(EnergySt
             rec.skipped.push((info.path, format!("ahead of the log (seq {} > last seq {last})", info.seq)));
             continue;
         }
-        if info.seq > upto || info.seq < shared.log_start {
+        if info.seq > upto || info.seq < shared.log_start() {
             continue;
         }
         match load(shared, &info) {
@@ -138,6 +162,12 @@ pub(super) fn recover_state(shared: &Arc<Shared>, upto: u64) -> Result<(EnergySt
             }
             Err(why) => rec.skipped.push((info.path, why)),
         }
+    }
+    // After retention the log alone cannot rebuild a state: a snapshot is the base.
+    let start = shared.log_start();
+    if rec.snapshot.is_none() && start > 1 {
+        let first = snapshot::list(&shared.dir)?.into_iter().map(|i| i.seq).find(|&s| s >= start);
+        return Err(Error::BeforeLogStart { seq: upto, first: first.unwrap_or(start) });
     }
     rec.replayed = replay(shared, &mut state, upto)?;
     rec.elapsed = started.elapsed();
@@ -211,7 +241,7 @@ pub(super) fn publish(shared: &Arc<Shared>, state: &EnergyState) -> Result<Snaps
 pub(super) fn remove_unbound_snapshots(shared: &Arc<Shared>) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     for info in snapshot::list(&shared.dir)? {
-        if info.seq > shared.last_seq() || info.seq < shared.log_start {
+        if info.seq > shared.last_seq() || info.seq < shared.log_start() {
             continue;
         }
         let max = (snapshot_file::PREFIX_BYTES + STATE_BYTES_MAX) as u64;

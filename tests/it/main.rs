@@ -27,6 +27,7 @@ mod producers;
 mod purge;
 mod readers;
 mod recovery;
+mod retention;
 mod snapshots;
 mod state;
 mod torture;

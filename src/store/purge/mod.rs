@@ -89,7 +89,7 @@ impl Store {
         report.scrubbed.extend(finished.scrubbed);
         shared.state_epoch.fetch_add(1, Ordering::AcqRel);
         drop(held);
-        if finished.had_snapshots && shared.last_seq() >= shared.log_start {
+        if finished.had_snapshots && shared.last_seq() >= shared.log_start() {
             let (state, _) = state::recover_state(shared, shared.durable.durable())?;
             report.snapshot = Some(state::publish(shared, &state)?.seq);
         }
@@ -131,7 +131,7 @@ impl Found {
 /// `id`. Every frame is checked (CRC and seq chain).
 fn find(shared: &Shared, kind: u8, id: &str, upto: u64, found: &mut Found) -> Result<()> {
     let segments = Arc::clone(&shared.segments.read());
-    let next = found.next.max(shared.log_start);
+    let next = found.next.max(shared.log_start());
     let first = segments.partition_point(|s| s.header.base_seq <= next).saturating_sub(1);
     for seg in &segments[first..] {
         let (mut seq, mut at) = match found.at {
