@@ -25,7 +25,7 @@ mod lock;
 mod metrics;
 mod options;
 mod prepare;
-mod purge;
+pub(crate) mod purge;
 mod read;
 pub(crate) mod recover;
 mod retention;

@@ -34,6 +34,8 @@ fn replay_committed_corpus() {
     replay("snapshot_file", fuzzing::snapshot_file);
     replay("index_check", fuzzing::index_check);
     replay("store_model", fuzzing::store_model);
+    replay("audit_file", fuzzing::audit_file);
+    replay("purge_journal", fuzzing::purge_journal);
 }
 
 fn write_seeds() {
@@ -104,4 +106,23 @@ fn write_seeds() {
             put("json_line", e.event_type().as_str(), line.as_bytes());
         }
     }
+}
+
+/// The `AUDIT` and `PURGE` seeds were written by hand from formats/audit.md and
+/// formats/purge.md (with zlib's CRC-32): the code reads them as the pages say.
+#[test]
+fn the_lifecycle_seeds_follow_their_format_pages() {
+    let audit =
+        wfstore::audit::decode_all(&std::fs::read(corpus("audit_file").join("three_records")).unwrap());
+    let actions: Vec<&str> = audit.records.iter().map(|(_, r)| r.action.as_str()).collect();
+    assert_eq!((actions, audit.damaged.len()), (vec!["purge", "backup", "retention"], 0));
+    let purge = &audit.records[0].1;
+    assert_eq!((purge.store_id, purge.seq_first, purge.seq_last, purge.events), (7, 3, 9, 4));
+    assert_eq!(purge.subject.map(|s| s.kind), Some(wfstore::audit::Subject::USER));
+    let torn = wfstore::audit::decode_all(&std::fs::read(corpus("audit_file").join("torn_last")).unwrap());
+    assert_eq!((torn.records.len(), torn.damaged), (1, vec![(1, "not 128 bytes")]));
+    let bytes = std::fs::read(corpus("purge_journal").join("two_entries")).unwrap();
+    assert_eq!(fuzzing::purge_journal_entries(&bytes, 9), Ok(vec![(2, 1, 64, 40), (5, 1, 200, 33)]));
+    let cut = std::fs::read(corpus("purge_journal").join("cut")).unwrap();
+    assert!(fuzzing::purge_journal_entries(&cut, 9).is_err());
 }
