@@ -356,3 +356,50 @@ fn the_purge_command_refuses_without_yes_off_a_terminal_and_purges_with_it() {
     assert_eq!(human.code, 0, "{}", human.stderr);
     assert!(human.stdout.starts_with("purged 6 events of the session (seqs 19..=24)"), "{}", human.stdout);
 }
+
+/// A purge while producers append and the snapshotter snapshots: nothing appended is lost,
+/// no snapshot written during or after it holds the purged user, the state is a replay.
+#[test]
+fn a_purge_beside_appenders_and_the_snapshotter_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = workload(20);
+    store_of(dir.path(), &events);
+    let opts = OpenOptions {
+        snapshots: Some(wfstore::SnapshotPolicy { every_events: 25, every: None, keep: 3 }),
+        ..OpenOptions::default()
+    };
+    let store = Arc::new(open_with(dir.path(), &opts).unwrap());
+    let producer = std::thread::spawn({
+        let store = Arc::clone(&store);
+        move || {
+            let mut appended = Vec::new();
+            for r in 100..160 {
+                for e in session(1, r) {
+                    appended.push((store.append(&e).unwrap(), e));
+                }
+            }
+            appended
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let report = store.purge_user(USERS[0]).unwrap();
+    assert_eq!(report.events, 20 * 6);
+    let appended = producer.join().unwrap();
+    for (seq, e) in &appended {
+        assert_eq!(store.get(*seq).unwrap().map(|r| r.event).as_ref(), Some(e));
+    }
+    store.flush().unwrap();
+    let mut all: Vec<(u64, Event)> =
+        events.iter().cloned().enumerate().map(|(i, e)| (i as u64 + 1, e)).chain(appended).collect();
+    all.sort_by_key(|(s, _)| *s);
+    let mut want = EnergyState::default();
+    for (seq, e) in all.iter().filter(|(_, e)| e.user.as_str() != USERS[0]) {
+        want.apply(*seq, e);
+    }
+    assert_eq!(store.state().unwrap().0.hash(), want.hash());
+    Arc::try_unwrap(store).ok().unwrap().close().unwrap();
+    assert_eq!(occurrences(dir.path(), &needles(0, 20)), vec![]);
+    let store = open(dir.path());
+    let v = wfstore::validate::validate(&store).unwrap();
+    assert!(v.is_valid() && v.snapshots > 0, "{v:?}");
+}
