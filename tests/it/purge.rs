@@ -331,6 +331,94 @@ fn power_loss_at_every_purge_step_leaves_the_old_store_or_the_purged_one() {
     assert!(olds > 0 && news > 0, "old {olds}, new {news}");
 }
 
+/// A copy of the store directory `from` at `to` (flat files and `snapshots/`).
+fn copy_store(from: &Path, to: &Path) {
+    for f in files_under(from) {
+        let rel = f.strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &dest).unwrap();
+    }
+}
+
+/// An I/O error at every operation a purge performs, of every kind (the Nth write, sync,
+/// rename, remove, ...; the disk stays dead after it): the purge reports the error, and the
+/// store reopened on a healthy disk is the old one (a purge then completes) or the purged
+/// one; never a mix, and never a byte of the user left once it reports success.
+#[test]
+fn an_io_error_at_every_purge_operation_leaves_the_old_store_or_the_purged_one() {
+    use wfstore::disk::OpKind;
+    use wfstore::faultsim::inject::{EIO, Fault, Faults};
+    let scratch = tempfile::tempdir().unwrap();
+    let pristine = scratch.path().join("pristine");
+    let events = workload(4);
+    store_of(&pristine, &events);
+    let n = events.len() as u64;
+    let is_alice = |e: &Event| e.user.as_str() == USERS[0];
+    let (old, new) = (expected_after(&events, |_| false), expected_after(&events, is_alice));
+    let alice = needles(0, 4);
+    let kinds = [
+        OpKind::Open,
+        OpKind::Create,
+        OpKind::SetLen,
+        OpKind::SyncFile,
+        OpKind::SyncDir,
+        OpKind::Write,
+        OpKind::Rename,
+        OpKind::Remove,
+        OpKind::Preallocate,
+        OpKind::Map,
+        OpKind::SyncRange,
+        OpKind::CreateDir,
+    ];
+
+    // How many operations of each kind a clean purge performs.
+    let faults = Arc::new(Faults::new());
+    let opts = OpenOptions { snapshots: None, disk: Disk::hooked(faults.clone()), ..OpenOptions::default() };
+    let probe = scratch.path().join("probe");
+    copy_store(&pristine, &probe);
+    let store = open_with(&probe, &opts).unwrap();
+    faults.set(None);
+    store.purge_user(USERS[0]).unwrap();
+    let counts: Vec<(OpKind, u64)> = kinds.iter().map(|&k| (k, faults.count(k))).collect();
+    drop(store);
+    let total: u64 = counts.iter().map(|c| c.1).sum();
+    assert!(total > 20, "a purge performs {total} operations: {counts:?}");
+
+    let (mut olds, mut news, mut runs) = (0, 0, 0);
+    for &(kind, count) in &counts {
+        for nth in 1..=count {
+            let at = scratch.path().join(format!("{kind:?}-{nth}"));
+            copy_store(&pristine, &at);
+            let faults = Arc::new(Faults::new());
+            let opts = OpenOptions { snapshots: None, disk: Disk::hooked(faults.clone()), ..OpenOptions::default() };
+            let store = open_with(&at, &opts).unwrap();
+            faults.set(Some(Fault { kind, nth, forever: true, errno: EIO }));
+            let result = store.purge_user(USERS[0]);
+            let fired = faults.fired();
+            drop(store);
+            let what = format!("EIO from the {nth}th {kind:?} on: {:?}", faults.fired_on());
+            assert_eq!(result.is_err(), fired, "{what}: {result:?}");
+            let store = open(&at);
+            let seen = shown(&store, n);
+            if seen == old {
+                olds += 1;
+                store.purge_user(USERS[0]).unwrap();
+                assert_eq!(shown(&store, n), new, "{what}");
+            } else {
+                news += 1;
+                assert_eq!(seen, new, "neither old nor new: {what}");
+            }
+            assert_eq!(store.state().unwrap().0.hash(), replay(&events, |e| !is_alice(e)).hash(), "{what}");
+            store.close().unwrap();
+            assert_eq!(occurrences(&at, &alice), vec![], "{what}");
+            std::fs::remove_dir_all(&at).unwrap();
+            runs += 1;
+        }
+    }
+    assert!(olds > 0 && news > 0, "old {olds}, new {news} of {runs}");
+}
+
 #[test]
 fn the_purge_command_refuses_without_yes_off_a_terminal_and_purges_with_it() {
     let dir = tempfile::tempdir().unwrap();
