@@ -120,6 +120,22 @@ pub fn spinner(what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// A ticking spinner with the elapsed time for one long call that reports no progress of
+/// its own (a purge, a retention); hidden when stderr is not a terminal.
+pub fn busy(what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}
+
 /// Opens a store for reading, without the writer lock, so that it works beside a writer.
 pub fn open_read_only(dir: &std::path::Path) -> anyhow::Result<wfstore::Store> {
     use anyhow::Context as _;

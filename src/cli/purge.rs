@@ -38,8 +38,10 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
     let store = Store::open(dir, &OpenOptions::default())
         .with_context(|| format!("opening store {} for writing", dir.display()))?;
     output::recovery_warnings(&store);
-    let report = if kind == "user" { store.purge_user(id) } else { store.purge_session(id) }
-        .with_context(|| format!("purging a {kind} from store {}", dir.display()))?;
+    let bar = output::busy(&format!("purging a {kind}"));
+    let report = if kind == "user" { store.purge_user(id) } else { store.purge_session(id) };
+    bar.finish_and_clear();
+    let report = report.with_context(|| format!("purging a {kind} from store {}", dir.display()))?;
     store.close().with_context(|| format!("closing store {}", dir.display()))?;
     if json {
         output::json(&serde_json::json!({ "purge": report, "subject": kind }))?;

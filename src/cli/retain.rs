@@ -39,7 +39,10 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
     let store =
         Store::open(dir, &opts).with_context(|| format!("opening store {} for writing", dir.display()))?;
     output::recovery_warnings(&store);
-    let report = store.retain(rule).with_context(|| format!("retention in store {}", dir.display()))?;
+    let bar = output::busy("removing retained segments");
+    let report = store.retain(rule);
+    bar.finish_and_clear();
+    let report = report.with_context(|| format!("retention in store {}", dir.display()))?;
     store.close().with_context(|| format!("closing store {}", dir.display()))?;
     if json {
         output::json(&report)?;
