@@ -108,31 +108,27 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
 
 /// A counter on stderr for work of unknown length, hidden when stderr is not a terminal.
 pub fn spinner(what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {pos}") {
-        bar.set_style(style);
-    }
-    bar.set_message(what.to_owned());
-    bar
+    styled_spinner("{spinner} {msg} {pos}", what)
 }
 
 /// A ticking spinner with the elapsed time for one long call that reports no progress of
 /// its own (a purge, a retention); hidden when stderr is not a terminal.
 pub fn busy(what: &str) -> indicatif::ProgressBar {
+    let bar = styled_spinner("{spinner} {msg} ({elapsed})", what);
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
+}
+
+fn styled_spinner(template: &str, what: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar.set_message(what.to_owned());
-    bar.enable_steady_tick(std::time::Duration::from_millis(100));
     bar
 }
 

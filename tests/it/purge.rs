@@ -281,6 +281,30 @@ fn a_read_only_handle_cannot_purge_and_a_pending_purge_blocks_readers() {
     assert!(err.is_corruption(), "{err}");
 }
 
+/// Opens the store at `at` (a crash state or a store whose purge failed) and checks that it
+/// shows every event of `events` (then purges alice and checks again) or exactly the log
+/// with alice purged; either way the state and the files are then alice-free. Removes the
+/// directory. True when it was the old store. `events` is `workload(rounds)`.
+fn old_or_purged(at: &Path, events: &[Event], rounds: u64, what: &str) -> bool {
+    let n = events.len() as u64;
+    let is_alice = |e: &Event| e.user.as_str() == USERS[0];
+    let new = expected_after(events, is_alice);
+    let store = open(at);
+    let seen = shown(&store, n);
+    let was_old = seen == expected_after(events, |_| false);
+    if was_old {
+        store.purge_user(USERS[0]).unwrap();
+        assert_eq!(shown(&store, n), new, "{what}");
+    } else {
+        assert_eq!(seen, new, "neither old nor new: {what}");
+    }
+    assert_eq!(store.state().unwrap().0.hash(), replay(events, |e| !is_alice(e)).hash(), "{what}");
+    store.close().unwrap();
+    assert_eq!(occurrences(at, &needles(0, rounds)), vec![], "{what}");
+    std::fs::remove_dir_all(at).unwrap();
+    was_old
+}
+
 /// Power loss at captured moments of a purge: each crash state, opened, shows either every
 /// event (the purge never committed; running it again purges) or exactly the purged log
 /// with no byte of the user left; never a mix.
@@ -290,10 +314,6 @@ fn power_loss_at_every_purge_step_leaves_the_old_store_or_the_purged_one() {
     let dir = scratch.path().join("store");
     let events = workload(10);
     store_of(&dir, &events);
-    let n = events.len() as u64;
-    let is_alice = |e: &Event| e.user.as_str() == USERS[0];
-    let (old, new) = (expected_after(&events, |_| false), expected_after(&events, is_alice));
-    let alice = needles(0, 10);
 
     let rec = Arc::new(Recorder::new(&dir).unwrap());
     let opts = OpenOptions { snapshots: None, disk: Disk::hooked(rec.clone()), ..OpenOptions::default() };
@@ -312,20 +332,11 @@ fn power_loss_at_every_purge_step_leaves_the_old_store_or_the_purged_one() {
             let state = crash::crash_state(cap, &mut rng);
             let at = scratch.path().join(format!("crash-{i}-{k}"));
             crash::materialize(&state, &at).unwrap();
-            let store = open(&at);
-            let seen = shown(&store, n);
-            if seen == old {
+            if old_or_purged(&at, &events, 10, &state.description) {
                 olds += 1;
-                store.purge_user(USERS[0]).unwrap();
-                assert_eq!(shown(&store, n), new, "{}", state.description);
             } else {
                 news += 1;
-                assert_eq!(seen, new, "neither old nor new: {}", state.description);
             }
-            assert_eq!(store.state().unwrap().0.hash(), replay(&events, |e| !is_alice(e)).hash());
-            store.close().unwrap();
-            assert_eq!(occurrences(&at, &alice), vec![], "{}", state.description);
-            std::fs::remove_dir_all(&at).unwrap();
         }
     }
     assert!(olds > 0 && news > 0, "old {olds}, new {news}");
@@ -353,10 +364,6 @@ fn an_io_error_at_every_purge_operation_leaves_the_old_store_or_the_purged_one()
     let pristine = scratch.path().join("pristine");
     let events = workload(4);
     store_of(&pristine, &events);
-    let n = events.len() as u64;
-    let is_alice = |e: &Event| e.user.as_str() == USERS[0];
-    let (old, new) = (expected_after(&events, |_| false), expected_after(&events, is_alice));
-    let alice = needles(0, 4);
     let kinds = [
         OpKind::Open,
         OpKind::Create,
@@ -391,7 +398,8 @@ fn an_io_error_at_every_purge_operation_leaves_the_old_store_or_the_purged_one()
             let at = scratch.path().join(format!("{kind:?}-{nth}"));
             copy_store(&pristine, &at);
             let faults = Arc::new(Faults::new());
-            let opts = OpenOptions { snapshots: None, disk: Disk::hooked(faults.clone()), ..OpenOptions::default() };
+            let opts =
+                OpenOptions { snapshots: None, disk: Disk::hooked(faults.clone()), ..OpenOptions::default() };
             let store = open_with(&at, &opts).unwrap();
             faults.set(Some(Fault { kind, nth, forever: true, errno: EIO }));
             let result = store.purge_user(USERS[0]);
@@ -399,20 +407,11 @@ fn an_io_error_at_every_purge_operation_leaves_the_old_store_or_the_purged_one()
             drop(store);
             let what = format!("EIO from the {nth}th {kind:?} on: {:?}", faults.fired_on());
             assert_eq!(result.is_err(), fired, "{what}: {result:?}");
-            let store = open(&at);
-            let seen = shown(&store, n);
-            if seen == old {
+            if old_or_purged(&at, &events, 4, &what) {
                 olds += 1;
-                store.purge_user(USERS[0]).unwrap();
-                assert_eq!(shown(&store, n), new, "{what}");
             } else {
                 news += 1;
-                assert_eq!(seen, new, "neither old nor new: {what}");
             }
-            assert_eq!(store.state().unwrap().0.hash(), replay(&events, |e| !is_alice(e)).hash(), "{what}");
-            store.close().unwrap();
-            assert_eq!(occurrences(&at, &alice), vec![], "{what}");
-            std::fs::remove_dir_all(&at).unwrap();
             runs += 1;
         }
     }
