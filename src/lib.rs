@@ -78,7 +78,6 @@ pub mod sim;
 pub mod snapshot;
 pub mod state;
 pub mod store;
-#[cfg(feature = "validate")]
 pub mod validate;
 pub mod verify;
 
