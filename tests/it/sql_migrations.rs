@@ -35,7 +35,8 @@ fn count(conn: &Connection, sql: &str) -> i64 {
 
 /// Every row of every table (SQLite's own included), as text.
 fn all_rows(conn: &Connection) -> Vec<(String, Vec<String>)> {
-    let mut tables = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").unwrap();
+    let mut tables =
+        conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").unwrap();
     let names: Vec<String> = tables.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     let mut out = Vec::new();
     for name in names {
@@ -117,11 +118,13 @@ fn a_failing_migration_leaves_the_database_byte_identical_and_keeps_the_backup()
     // A step that loses rows of a table it declares it keeps; the first backup is not
     // overwritten.
     let loses_rows = Migration { sql: "DELETE FROM users;", ..invalid };
-    let err = failing_run(dir.path(), &db, &[MIGRATIONS[0], MIGRATIONS[1], loses_rows], "old.db.pre-v3.2.bak");
+    let err =
+        failing_run(dir.path(), &db, &[MIGRATIONS[0], MIGRATIONS[1], loses_rows], "old.db.pre-v3.2.bak");
     let users = count(&open_ro_db(&db), "SELECT count(*) FROM users");
     assert!(users > 0);
     assert!(
-        err.contains("post-migration verification") && err.contains(&format!("table users had {users} rows, now 0")),
+        err.contains("post-migration verification")
+            && err.contains(&format!("table users had {users} rows, now 0")),
         "{err}"
     );
 
@@ -131,11 +134,15 @@ fn a_failing_migration_leaves_the_database_byte_identical_and_keeps_the_backup()
         ..invalid
     };
     let err = failing_run(dir.path(), &db, &[MIGRATIONS[0], MIGRATIONS[1], dangling], "old.db.pre-v3.3.bak");
-    assert!(err.contains("post-migration verification") && err.contains("foreign_key_check: sessions"), "{err}");
+    assert!(
+        err.contains("post-migration verification") && err.contains("foreign_key_check: sessions"),
+        "{err}"
+    );
 
     // A migration that leaves a table undeclared.
     let undeclared = Migration { keeps_rows: &V2_TABLES[1..], sql: "SELECT 1;", ..invalid };
-    let err = failing_run(dir.path(), &db, &[MIGRATIONS[0], MIGRATIONS[1], undeclared], "old.db.pre-v3.4.bak");
+    let err =
+        failing_run(dir.path(), &db, &[MIGRATIONS[0], MIGRATIONS[1], undeclared], "old.db.pre-v3.4.bak");
     assert!(err.contains("table schema_version must be declared"), "{err}");
 
     // The real list then migrates it, with a backup of its own.
@@ -285,7 +292,9 @@ fn an_incremental_export_after_a_purge_leaves_no_row_of_the_purged_user() {
         let conn = open_ro_db(&db);
         assert!(!rows_containing(&conn, USERS[0]).is_empty());
         let mut stmt = conn
-            .prepare("SELECT c.seq FROM energy_contributions c JOIN events e USING (seq) WHERE e.user_id = ?1")
+            .prepare(
+                "SELECT c.seq FROM energy_contributions c JOIN events e USING (seq) WHERE e.user_id = ?1",
+            )
             .unwrap();
         stmt.query_map([USERS[0]], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     };
@@ -294,7 +303,9 @@ fn an_incremental_export_after_a_purge_leaves_no_row_of_the_purged_user() {
         let conn = open_ro_db(&db);
         let mut rows = rows_of_others(&conn, USERS[0]);
         // Contributions of alice's events are hers, not the others'.
-        rows.retain(|r| r[0] != "energy_contributions" || !alice_contributions.contains(&r[1].parse().unwrap()));
+        rows.retain(|r| {
+            r[0] != "energy_contributions" || !alice_contributions.contains(&r[1].parse().unwrap())
+        });
         rows
     };
 
@@ -363,7 +374,9 @@ fn an_incremental_export_after_a_purge_leaves_no_row_of_the_purged_user() {
     let strip = |conn: &Connection| {
         all_rows(conn)
             .into_iter()
-            .filter(|(t, _)| ["users", "sessions", "events", "energy_contributions", "snapshots"].contains(&t.as_str()))
+            .filter(|(t, _)| {
+                ["users", "sessions", "events", "energy_contributions", "snapshots"].contains(&t.as_str())
+            })
             .map(|(t, row)| {
                 // Leave out created_at/updated_at (SQLite's clock).
                 let row = match t.as_str() {
@@ -401,7 +414,11 @@ fn a_purged_event_in_another_users_session_leaves_that_session_recomputed() {
         1,
         0,
         0,
-        EventBody::EnergyUpdate(EnergyUpdate { model: "qwen".into(), tokens: 1, delta: Energy::from_micros(5) }),
+        EventBody::EnergyUpdate(EnergyUpdate {
+            model: "qwen".into(),
+            tokens: 1,
+            delta: Energy::from_micros(5),
+        }),
     );
     events.insert(4, intruder);
     events.push(event(0, 1, 0, 9, EventBody::SessionEnd(SessionEnd { reason: "crash".into() })));
@@ -464,8 +481,32 @@ fn backup_restore_and_retention_records_are_exported_once_each() {
     let lifecycle = "SELECT store_record, action, at, at_ns, first_seq, last_seq, events, bytes, subject_kind, \
                      subject_hash, rows FROM audit_log WHERE store_record IS NOT NULL ORDER BY store_record";
     let expected = vec![
-        vec!["0", "backup", "2026-09-21T14:13:20.123Z", "1790000000123456789", "1", "24", "5", "4096", "NULL", "NULL", "0"],
-        vec!["1", "restore", "2026-09-21T14:13:20.123Z", "1790000000123456789", "1", "20", "20", "3000", "NULL", "NULL", "0"],
+        vec![
+            "0",
+            "backup",
+            "2026-09-21T14:13:20.123Z",
+            "1790000000123456789",
+            "1",
+            "24",
+            "5",
+            "4096",
+            "NULL",
+            "NULL",
+            "0",
+        ],
+        vec![
+            "1",
+            "restore",
+            "2026-09-21T14:13:20.123Z",
+            "1790000000123456789",
+            "1",
+            "20",
+            "20",
+            "3000",
+            "NULL",
+            "NULL",
+            "0",
+        ],
     ];
     let got = |db: &Path| {
         let conn = open_ro_db(db);
@@ -493,7 +534,19 @@ fn backup_restore_and_retention_records_are_exported_once_each() {
     wfstore::audit::append(&disk, &store_dir, &record(Action::Retention, id, (1, 8), 8, 512)).unwrap();
     assert_eq!(export(&store, &db, true).audit_records, 1);
     let mut expected = expected;
-    expected.push(vec!["2", "retention", "2026-09-21T14:13:20.123Z", "1790000000123456789", "1", "8", "8", "512", "NULL", "NULL", "0"]);
+    expected.push(vec![
+        "2",
+        "retention",
+        "2026-09-21T14:13:20.123Z",
+        "1790000000123456789",
+        "1",
+        "8",
+        "8",
+        "512",
+        "NULL",
+        "NULL",
+        "0",
+    ]);
     assert_eq!(got(&db), expected);
     assert_eq!(export(&store, &db, true).audit_records, 0);
     assert_eq!(got(&db), expected);

@@ -66,7 +66,10 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
         output::line(&format!("the database before the migration is kept in {}", backup.display()))?;
     }
     if report.audit_records > 0 {
-        output::line(&format!("imported {} records of the store's AUDIT into audit_log", report.audit_records))?;
+        output::line(&format!(
+            "imported {} records of the store's AUDIT into audit_log",
+            report.audit_records
+        ))?;
     }
     if report.purged_rows > 0 {
         output::line(&format!("deleted {} rows of events purged from the store", report.purged_rows))?;

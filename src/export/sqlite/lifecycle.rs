@@ -41,7 +41,8 @@ pub fn import(conn: &mut Connection, path: &Path, store: &Store, exported: u64) 
     if new.is_empty() {
         return Ok(done);
     }
-    let secure: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0)).map_err(|e| sql_err(path, e))?;
+    let secure: i64 =
+        conn.query_row("PRAGMA secure_delete", [], |r| r.get(0)).map_err(|e| sql_err(path, e))?;
     conn.execute_batch("PRAGMA secure_delete = ON").map_err(|e| sql_err(path, e))?;
     let tx = conn.transaction().map_err(|e| sql_err(path, e))?;
     for (index, record) in new {
@@ -134,9 +135,7 @@ fn delete_purged(
     }
     let mut matches: HashMap<(u8, String), bool> = HashMap::new();
     let mut is_subject = |kind: u8, id: &str| {
-        *matches
-            .entry((kind, id.to_owned()))
-            .or_insert_with(|| purge.subject.is_some_and(|s| s.is(kind, id)))
+        *matches.entry((kind, id.to_owned())).or_insert_with(|| purge.subject.is_some_and(|s| s.is(kind, id)))
     };
     let mut sessions = BTreeSet::new();
     let mut users = BTreeSet::new();
@@ -170,7 +169,8 @@ fn delete_rows(
         }
     }
     for session in sessions {
-        let left: i64 = tx.query_row("SELECT count(*) FROM events WHERE session_id = ?1", [session], |r| r.get(0))?;
+        let left: i64 =
+            tx.query_row("SELECT count(*) FROM events WHERE session_id = ?1", [session], |r| r.get(0))?;
         if left == 0 {
             let user: Option<String> = tx
                 .query_row("SELECT user_id FROM sessions WHERE session_id = ?1", [session], |r| r.get(0))
@@ -183,8 +183,10 @@ fn delete_rows(
         }
     }
     for user in users.iter() {
-        let events: i64 = tx.query_row("SELECT count(*) FROM events WHERE user_id = ?1", [user], |r| r.get(0))?;
-        let sessions: i64 = tx.query_row("SELECT count(*) FROM sessions WHERE user_id = ?1", [user], |r| r.get(0))?;
+        let events: i64 =
+            tx.query_row("SELECT count(*) FROM events WHERE user_id = ?1", [user], |r| r.get(0))?;
+        let sessions: i64 =
+            tx.query_row("SELECT count(*) FROM sessions WHERE user_id = ?1", [user], |r| r.get(0))?;
         if events == 0 && sessions == 0 {
             deleted += tx.execute("DELETE FROM users WHERE user_id = ?1", [user])? as u64;
         } else if events > 0 {

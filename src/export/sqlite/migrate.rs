@@ -139,18 +139,19 @@ pub fn run(conn: &mut Connection, path: &Path, from: u32, migrations: &[Migratio
     let Some(to) = pending.last().map(|m| m.version) else {
         return Ok(Migrated { from, to: from, applied: Vec::new(), backup: None });
     };
-    let fail = |version: u32, stage: &'static str, why: String, backup: Option<PathBuf>| Error::SqlMigration {
-        path: path.to_owned(),
-        version,
-        stage,
-        why,
-        backup,
+    let fail = |version: u32, stage: &'static str, why: String, backup: Option<PathBuf>| {
+        Error::SqlMigration { path: path.to_owned(), version, stage, why, backup }
     };
     let first = from + 1;
     // 1. Pre-migration checks.
     for (m, want) in pending.iter().zip(first..) {
         if m.version != want {
-            return Err(fail(m.version, "pre-migration checks", format!("expected migration {want} next"), None));
+            return Err(fail(
+                m.version,
+                "pre-migration checks",
+                format!("expected migration {want} next"),
+                None,
+            ));
         }
     }
     let pre = |why: String| fail(first, "pre-migration checks", why, None);
@@ -176,7 +177,9 @@ pub fn run(conn: &mut Connection, path: &Path, from: u32, migrations: &[Migratio
     match (result, restored) {
         (Err((version, stage, why)), _) => Err(fail(version, stage, why, backup)),
         (Ok(()), Err(e)) => Err(fail(to, "post-migration verification", e.to_string(), backup)),
-        (Ok(()), Ok(())) => Ok(Migrated { from, to, applied: pending.iter().map(|m| m.version).collect(), backup }),
+        (Ok(()), Ok(())) => {
+            Ok(Migrated { from, to, applied: pending.iter().map(|m| m.version).collect(), backup })
+        }
     }
 }
 
@@ -186,16 +189,19 @@ type Failed = (u32, &'static str, String);
 /// Runs the pending migrations' steps and checks in one transaction; commits only if
 /// everything passed (dropping the transaction rolls it back).
 fn apply(conn: &mut Connection, from: u32, pending: &[&Migration]) -> std::result::Result<(), Failed> {
-    let sql_fail = |version: u32, stage: &'static str| move |e: rusqlite::Error| (version, stage, e.to_string());
+    let sql_fail =
+        |version: u32, stage: &'static str| move |e: rusqlite::Error| (version, stage, e.to_string());
     let first = from + 1;
     let tx = conn.transaction().map_err(sql_fail(first, "steps"))?;
     for m in pending {
         let v = m.version;
         let before = table_counts(&tx).map_err(sql_fail(v, "pre-migration checks"))?;
         for table in before.keys() {
-            let declared = m.keeps_rows.contains(&table.as_str()) as u8 + m.changes_rows.contains(&table.as_str()) as u8;
+            let declared =
+                m.keeps_rows.contains(&table.as_str()) as u8 + m.changes_rows.contains(&table.as_str()) as u8;
             if declared != 1 {
-                let why = format!("table {table} must be declared in exactly one of keeps_rows and changes_rows");
+                let why =
+                    format!("table {table} must be declared in exactly one of keeps_rows and changes_rows");
                 return Err((v, "pre-migration checks", why));
             }
         }
@@ -257,7 +263,14 @@ fn check_integrity(conn: &Connection) -> SqlResult<Option<String>> {
     }
     let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
     let found = stmt
-        .query_map([], |r| Ok(format!("{} row {:?} -> {}", r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?)))?
+        .query_map([], |r| {
+            Ok(format!(
+                "{} row {:?} -> {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, String>(2)?
+            ))
+        })?
         .collect::<SqlResult<Vec<_>>>()?;
     if !found.is_empty() {
         return Ok(Some(format!("foreign_key_check: {}", found.join("; "))));
@@ -272,7 +285,10 @@ fn table_counts(conn: &Connection) -> SqlResult<BTreeMap<String, i64>> {
     let names = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<SqlResult<Vec<_>>>()?;
     let mut counts = BTreeMap::new();
     for name in names {
-        let n = conn.query_row(&format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\"")), [], |r| r.get(0))?;
+        let n =
+            conn.query_row(&format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\"")), [], |r| {
+                r.get(0)
+            })?;
         counts.insert(name, n);
     }
     Ok(counts)
@@ -294,7 +310,8 @@ pub fn backup_path(db: &Path, to: u32) -> PathBuf {
 fn backup(conn: &Connection, db: &Path, from: u32, to: u32) -> std::result::Result<PathBuf, String> {
     let path = backup_path(db, to);
     let why = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     {
         let mut copy = Connection::open_with_flags(&path, flags).map_err(|e| why(&e))?;
         rusqlite::backup::Backup::new(conn, &mut copy)
