@@ -577,3 +577,31 @@ fn the_cli_migrates_names_the_backup_and_imports_the_audit_trail() {
     assert_eq!(migrate::current_version(&open_ro_db(&backup)).unwrap(), 1);
     assert_eq!(count(&open_ro_db(&db), "SELECT count(*) FROM audit_log WHERE action = 'backup'"), 1);
 }
+
+/// A migration and a purge in the same run: the backup was taken before the deletion and
+/// still holds the purged user's rows, which the command says; the database does not.
+#[test]
+fn the_cli_warns_that_a_backup_taken_before_a_purge_deletion_still_holds_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    copy_dir(&fixture().join("store"), &store_dir);
+    wfstore::migrate::migrate(&store_dir, false).unwrap();
+    let db = v1_copy(dir.path());
+    let user: String = open_ro_db(&db)
+        .query_row("SELECT user_id FROM users ORDER BY user_id LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let store = open(&store_dir);
+    assert!(store.purge_user(&user).unwrap().events > 0);
+    store.close().unwrap();
+    let r = wf(&store_dir, &["export", "sqlite", db.to_str().unwrap(), "--incremental"], None);
+    check(&r, 0);
+    let backup = dir.path().join("old.db.pre-v3.bak");
+    assert!(r.stdout.contains("rows of events purged from the store"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("warning: {} was taken before that deletion", backup.display())),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(rows_containing(&open_ro_db(&db), &user), Vec::<(String, Vec<String>)>::new());
+    assert!(!rows_containing(&open_ro_db(&backup), &user).is_empty());
+}
