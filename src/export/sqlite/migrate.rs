@@ -176,7 +176,8 @@ pub fn run(conn: &mut Connection, path: &Path, from: u32, migrations: &[Migratio
     let restored = conn.execute_batch(if foreign_keys { "PRAGMA foreign_keys = ON" } else { "" });
     match (result, restored) {
         (Err((version, stage, why)), _) => Err(fail(version, stage, why, backup)),
-        (Ok(()), Err(e)) => Err(fail(to, "post-migration verification", e.to_string(), backup)),
+        // Committed: the database is migrated, only the connection's setting is not back.
+        (Ok(()), Err(source)) => Err(Error::Sqlite { path: path.to_owned(), source }),
         (Ok(()), Ok(())) => {
             Ok(Migrated { from, to, applied: pending.iter().map(|m| m.version).collect(), backup })
         }
@@ -309,26 +310,35 @@ pub fn backup_path(db: &Path, to: u32) -> PathBuf {
 /// opens at version `from`; returns its path.
 fn backup(conn: &Connection, db: &Path, from: u32, to: u32) -> std::result::Result<PathBuf, String> {
     let path = backup_path(db, to);
+    let done = copy_and_check(conn, &path, from);
+    if done.is_err() {
+        // A partial copy is no backup.
+        let _ = std::fs::remove_file(&path);
+    }
+    done.map(|()| path)
+}
+
+fn copy_and_check(conn: &Connection, path: &Path, from: u32) -> std::result::Result<(), String> {
     let why = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let flags =
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     {
-        let mut copy = Connection::open_with_flags(&path, flags).map_err(|e| why(&e))?;
+        let mut copy = Connection::open_with_flags(path, flags).map_err(|e| why(&e))?;
         rusqlite::backup::Backup::new(conn, &mut copy)
             .and_then(|b| b.run_to_completion(1024, std::time::Duration::ZERO, None))
             .map_err(|e| why(&e))?;
         copy.close().map_err(|(_, e)| why(&e))?;
     }
-    std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(|e| why(&e))?;
+    std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| why(&e))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| why(&e))?;
     }
-    let copy = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| why(&e))?;
+    let copy = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| why(&e))?;
     let version = current_version(&copy).map_err(|e| why(&e))?;
     if version != from {
         return Err(why(&format!("the copy is at version {version}, not {from}")));
     }
-    Ok(path)
+    Ok(())
 }
 
 fn has_audit_log(conn: &Connection) -> SqlResult<bool> {
