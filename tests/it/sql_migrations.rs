@@ -605,3 +605,30 @@ fn the_cli_warns_that_a_backup_taken_before_a_purge_deletion_still_holds_the_row
     assert_eq!(rows_containing(&open_ro_db(&db), &user), Vec::<(String, Vec<String>)>::new());
     assert!(!rows_containing(&open_ro_db(&backup), &user).is_empty());
 }
+
+/// A damaged record of `AUDIT` is skipped; the records after it are imported at their own
+/// index.
+#[test]
+fn a_damaged_audit_record_is_skipped_and_the_next_keeps_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    let store = new_store(&store_dir, &workload(1));
+    let id = store.store_id();
+    let disk = Disk::default();
+    wfstore::audit::append(&disk, &store_dir, &record(Action::Backup, id, (1, 12), 3, 100)).unwrap();
+    let mut bytes = std::fs::read(store_dir.join("AUDIT")).unwrap();
+    let mut damaged = bytes.clone();
+    damaged[40] ^= 1;
+    bytes.extend_from_slice(&damaged);
+    std::fs::write(store_dir.join("AUDIT"), &bytes).unwrap();
+    wfstore::audit::append(&disk, &store_dir, &record(Action::Retention, id, (1, 4), 4, 50)).unwrap();
+    let db = dir.path().join("audit.db");
+    assert_eq!(export(&store, &db, false).audit_records, 2);
+    let conn = open_ro_db(&db);
+    let mut stmt =
+        conn.prepare("SELECT store_record, action FROM audit_log WHERE store_record IS NOT NULL").unwrap();
+    let rows: Vec<(i64, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    assert_eq!(rows, vec![(0, "backup".to_owned()), (2, "retention".to_owned())]);
+    store.close().unwrap();
+}
