@@ -104,6 +104,25 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// A schema migration of an export failed; the database is as it was before the run.
+    #[cfg(feature = "sqlite")]
+    #[error(
+        "migrating {} to schema version {version} failed in the {stage}: {why}; the database is unchanged{}",
+        path.display(),
+        backup.as_ref().map(|b| format!(" (its backup: {})", b.display())).unwrap_or_default()
+    )]
+    SqlMigration {
+        /// The database.
+        path: PathBuf,
+        /// The migration that failed.
+        version: u32,
+        /// Where: "pre-migration checks", "backup", "steps", "post-migration verification".
+        stage: &'static str,
+        /// What went wrong.
+        why: String,
+        /// The copy taken before the first step, kept.
+        backup: Option<PathBuf>,
+    },
     /// The store was opened read-only.
     #[error("store is open read-only")]
     ReadOnly,

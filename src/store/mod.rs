@@ -393,6 +393,12 @@ impl Store {
         Arc::clone(&self.shared.segments.read())
     }
 
+    /// The store's audit trail of purges, backups, restores and retention (`AUDIT`,
+    /// formats/audit.md), read now.
+    pub fn audit(&self) -> Result<crate::audit::AuditLog> {
+        crate::audit::read(&self.shared.disk, &self.shared.dir)
+    }
+
     /// The store directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir

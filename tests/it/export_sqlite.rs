@@ -111,7 +111,7 @@ fn a_full_export_matches_the_store_and_the_replayed_state_exactly() {
     check(&r, 0);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["events"], events.len() as u64);
-    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["schema_version"], 3);
     assert_sqlite3_checks_pass(&db);
 
     let store = open_ro(&store_dir).unwrap();
@@ -203,12 +203,24 @@ fn an_older_schema_is_migrated_then_continued() {
     let r = export(&store_dir, &old, &["--incremental", "--json"]);
     check(&r, 0);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(report["migrated"], serde_json::json!([2]));
+    assert_eq!(report["migrated"], serde_json::json!([2, 3]));
+    // The copy taken before the migration is kept beside the database, at version 1.
+    let backup = dir.path().join("old.db.pre-v3.bak");
+    assert_eq!(report["backup"], backup.to_str().unwrap());
+    assert_eq!(sqlite3(&backup, "SELECT max(version) FROM schema_version;"), "1\n");
+    for table in ["users", "sessions", "events", "energy_contributions"] {
+        let sql = format!("SELECT count(*) FROM {table};");
+        assert_eq!(sqlite3(&backup, &sql), sqlite3(&fixture.join("export.db"), &sql), "{table}");
+    }
     assert_eq!(report["events"], 300);
     assert_sqlite3_checks_pass(&old);
     assert_eq!(
         sqlite3(&old, "SELECT action, detail FROM audit_log ORDER BY id LIMIT 1;"),
         "migrate|schema 1 -> 2\n"
+    );
+    assert_eq!(
+        sqlite3(&old, "SELECT action, detail FROM audit_log WHERE action = 'migrate' ORDER BY id;"),
+        "migrate|schema 1 -> 2\nmigrate|schema 2 -> 3\n"
     );
     let full = dir.path().join("full.db");
     check(&export(&store_dir, &full, &[]), 0);
@@ -534,7 +546,7 @@ fn the_temp_file_of_a_killed_export_is_removed_by_the_next_one() {
 #[test]
 fn the_erd_and_the_schema_document_match_the_sql() {
     let mut conn = Connection::open_in_memory().unwrap();
-    wfstore::export::sqlite::migrate::migrate(&mut conn, 0).unwrap();
+    wfstore::export::sqlite::migrate::migrate(&mut conn, Path::new(":memory:"), 0).unwrap();
     let mut sql: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for table in rows(
         &conn,

@@ -29,6 +29,7 @@ mod readers;
 mod recovery;
 mod retention;
 mod snapshots;
+mod sql_migrations;
 mod state;
 mod torture;
 mod util;

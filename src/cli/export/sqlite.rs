@@ -62,5 +62,23 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
             report.schema_version, report.migrated
         ))?;
     }
+    if let Some(backup) = &report.backup {
+        output::line(&format!("the database before the migration is kept in {}", backup.display()))?;
+    }
+    if report.audit_records > 0 {
+        output::line(&format!(
+            "imported {} records of the store's AUDIT into audit_log",
+            report.audit_records
+        ))?;
+    }
+    if report.purged_rows > 0 {
+        output::line(&format!("deleted {} rows of events purged from the store", report.purged_rows))?;
+        if let Some(backup) = &report.backup {
+            output::line(&format!(
+                "warning: {} was taken before that deletion and still holds those rows: delete it once the export is checked",
+                backup.display()
+            ))?;
+        }
+    }
     Ok(Exit::Ok)
 }

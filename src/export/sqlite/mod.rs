@@ -14,11 +14,19 @@
 //!   and the next run resumes there. A run with nothing new writes nothing.
 //! - A target that is not a wfstore export, or an export of another store, is refused.
 //!
-//! - `migrate`: the numbered migrations and version detection.
+//! - An existing export at an older schema version is migrated first, by the procedure of
+//!   `schemas/migrations/TEMPLATE.sql` (`migrate::run`): checks, a backup beside it, one
+//!   transaction, verification.
+//! - Both import the store's lifecycle records (`AUDIT`) into `audit_log`, once each; an
+//!   incremental export deletes the rows of events purged since the last one (`lifecycle`).
+//!
+//! - `migrate`: the numbered migrations, the runner and version detection.
+//! - `lifecycle`: `AUDIT` into `audit_log`; purged events out.
 //! - `reader`: the thread that reads and decodes records while SQLite inserts.
 //! - `rows`: one chunk of records into rows.
 //! - `sql`: the statements.
 
+mod lifecycle;
 pub mod migrate;
 mod reader;
 mod rows;
@@ -70,6 +78,12 @@ pub struct ExportReport {
     pub migrated: Vec<u32>,
     /// The database's schema version now.
     pub schema_version: u32,
+    /// The copy of the database taken before migrating it, kept beside it.
+    pub backup: Option<PathBuf>,
+    /// Records of the store's `AUDIT` this run added to `audit_log`.
+    pub audit_records: u64,
+    /// Rows this run deleted because their events were purged from the store.
+    pub purged_rows: u64,
 }
 
 /// Exports `store` into `out`; `progress` is told the events done and the total to do.
@@ -122,11 +136,15 @@ fn build_new(
     // so the bulk load skips the per-row foreign key probes.
     conn.execute_batch("PRAGMA page_size = 16384; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536; PRAGMA threads = 2;")
         .map_err(|e| sql_err(tmp, e))?;
-    migrate::migrate(&mut conn, 0).map_err(|e| sql_err(tmp, e))?;
+    migrate::migrate(&mut conn, tmp, 0)?;
     conn.execute(sql::INSERT_EXPORT_STATE, params![store_id_hex(store)]).map_err(|e| sql_err(tmp, e))?;
+    // Nothing is exported yet, so no purge has rows to delete.
+    let imported = lifecycle::import(&mut conn, tmp, store, 0)?;
     // Building an index once from sorted keys beats updating it row by row.
     let indexes = drop_indexes(&conn).map_err(|e| sql_err(tmp, e))?;
     let mut report = write_events(store, &mut conn, tmp, 1, opts, progress)?;
+    report.audit_records = imported.records;
+    report.rows += imported.records;
     conn.execute_batch(&indexes.join(";\n")).map_err(|e| sql_err(tmp, e))?;
     conn.close().map_err(|(_, e)| sql_err(tmp, e))?;
     report.schema_version = SCHEMA_VERSION;
@@ -170,9 +188,14 @@ fn incremental(
     })?;
     let from = done + 1;
     conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(|e| sql_err(out, e))?;
-    let migrated = migrate::migrate(&mut conn, version).map_err(|e| sql_err(out, e))?;
+    let migrated = migrate::migrate(&mut conn, out, version)?;
+    let imported = lifecycle::import(&mut conn, out, store, done)?;
     let mut report = write_events(store, &mut conn, out, from, opts, progress)?;
-    report.migrated = migrated;
+    report.migrated = migrated.applied;
+    report.backup = migrated.backup;
+    report.audit_records = imported.records;
+    report.purged_rows = imported.deleted;
+    report.rows += imported.records;
     report.schema_version = SCHEMA_VERSION;
     Ok(report)
 }
@@ -197,6 +220,9 @@ fn write_events(
         rows: 0,
         migrated: Vec::new(),
         schema_version: 0,
+        backup: None,
+        audit_records: 0,
+        purged_rows: 0,
     };
     let batch_events = opts.batch_events.max(1);
     std::thread::scope(|scope| {

@@ -57,3 +57,39 @@ pub const AUDIT_EXPORT_UPDATE: &str = "UPDATE audit_log SET last_seq = ?1, rows 
 pub const AUDIT_MIGRATE: &str = "INSERT INTO audit_log (action, detail) VALUES ('migrate', ?1)";
 
 pub const INSERT_SNAPSHOT: &str = "INSERT INTO snapshots (seq, file, bytes) VALUES (?1, ?2, ?3)";
+
+/// A lifecycle record of the store's `AUDIT`; `at` is its time as ISO 8601 UTC text.
+/// A record already imported (same index and CRC) is left alone.
+pub const AUDIT_IMPORT: &str = "\
+INSERT INTO audit_log (at, action, first_seq, last_seq, store_record, store_crc, at_ns, events, bytes,
+                       subject_kind, subject_salt, subject_hash)
+VALUES (strftime('%Y-%m-%dT%H:%M:%S', ?1 / 1000000000, 'unixepoch') || printf('.%03dZ', (?1 / 1000000) % 1000),
+        ?2, ?3, ?4, ?5, ?6, ?1, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT (store_record, store_crc) DO NOTHING";
+
+/// A session that lost some of its events to a purge, recomputed from those left, as the
+/// exporter would have written it from them.
+pub const RECOMPUTE_SESSION: &str = "\
+UPDATE sessions SET
+    user_id = (SELECT user_id FROM events WHERE session_id = ?1 ORDER BY seq LIMIT 1),
+    first_seq = (SELECT min(seq) FROM events WHERE session_id = ?1),
+    last_seq = (SELECT max(seq) FROM events WHERE session_id = ?1),
+    first_ts_ns = (SELECT min(ts_ns) FROM events WHERE session_id = ?1),
+    last_ts_ns = (SELECT max(ts_ns) FROM events WHERE session_id = ?1),
+    events = (SELECT count(*) FROM events WHERE session_id = ?1),
+    app_version = (SELECT json_extract(body, '$.app_version') FROM events
+                   WHERE session_id = ?1 AND type = 'session.start' ORDER BY seq DESC LIMIT 1),
+    models = (SELECT json_extract(body, '$.models') FROM events
+              WHERE session_id = ?1 AND type = 'session.start' ORDER BY seq DESC LIMIT 1),
+    end_reason = (SELECT json_extract(body, '$.reason') FROM events
+                  WHERE session_id = ?1 AND type = 'session.end' ORDER BY seq DESC LIMIT 1),
+    ended_ts_ns = (SELECT ts_ns FROM events
+                   WHERE session_id = ?1 AND type = 'session.end' ORDER BY seq DESC LIMIT 1)
+WHERE session_id = ?1";
+
+/// A user that lost some of its events to a purge.
+pub const RECOMPUTE_USER: &str = "\
+UPDATE users SET
+    first_seq = (SELECT min(seq) FROM events WHERE user_id = ?1),
+    last_seq = (SELECT max(seq) FROM events WHERE user_id = ?1)
+WHERE user_id = ?1";

@@ -1,0 +1,39 @@
+-- TEMPLATE for a migration of the relational view. Copy it to NNNN_what_it_does.sql
+-- (NNNN = the new schema version), write the steps, and add a `Migration` to `MIGRATIONS`
+-- in src/export/sqlite/migrate.rs with the same version. Then update schemas/audit.md,
+-- schemas/erd.mmd and `SCHEMA_VERSION`.
+--
+-- The runner (`migrate::run`) does everything below except the steps; a migration that
+-- cannot follow it does not get merged.
+--
+-- 1. Pre-migration checks (before anything is written):
+--    - the database is at the expected version: max(schema_version.version) is the
+--      version the runner was told it migrates from, and the list of migrations to apply
+--      continues it without a gap;
+--    - `PRAGMA integrity_check` says `ok`;
+--    - `PRAGMA foreign_key_check` reports nothing.
+-- 2. Backup: a database that has a schema (version >= 1) is copied with SQLite's online
+--    backup API to `<db>.pre-v<N>.bak` beside it (N: the version the run leads to; an
+--    existing backup is never overwritten: `.pre-v<N>.2.bak`, ...), synced, reopened and
+--    checked to be at the old version. The copy is kept, whatever happens next: delete
+--    it yourself once the migrated database is checked.
+-- 3. The steps: every pending migration's SQL runs in ONE transaction, with
+--    `foreign_keys` off (so a table can be rebuilt); any failure rolls everything back
+--    and leaves the database byte-identical to before. So a step must NOT contain
+--    BEGIN, COMMIT, ROLLBACK, SAVEPOINT, VACUUM or a PRAGMA that changes the file.
+-- 4. Post-migration verification, inside the transaction, before COMMIT:
+--    - per migration: every table that existed before it is declared, either in
+--      `keeps_rows` (its row count must be the same after the steps) or in
+--      `changes_rows` (the migration changes its rows on purpose; say why here);
+--    - after all of them: `PRAGMA integrity_check` is `ok`, `PRAGMA foreign_key_check`
+--      reports nothing, and the version is the new one.
+--    The runner then adds the `schema_version` row (and an `audit_log` 'migrate' row once
+--    that table exists) and commits.
+--
+-- Declare here, for reviewers, what `MIGRATIONS` declares:
+--   keeps rows:    <tables>
+--   changes rows:  <tables, and why> | none
+
+-- Steps: plain DDL/DML, in order.
+-- CREATE TABLE ...;
+-- INSERT INTO ... SELECT ...;
