@@ -53,6 +53,8 @@ impl TryFrom<String> for Id {
         match text.len() {
             0 => Err(IdError::Empty),
             bytes if bytes > ID_BYTES_MAX => Err(IdError::TooLong { bytes }),
+            // Printable ASCII, the common case, holds no control character: skip decoding chars.
+            _ if text.bytes().all(|b| (0x20..0x7f).contains(&b)) => Ok(Id(text)),
             _ => match text.char_indices().find(|(_, c)| c.is_control()) {
                 Some((at, ch)) => Err(IdError::Control { ch, at }),
                 None => Ok(Id(text)),
