@@ -177,6 +177,17 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
     if shared.durable.is_poisoned() {
         return;
     }
+    if let Err(e) = seg.sync_file() {
+        shared.durable.poison(cause("fdatasync of sealed segment", &seg, &e));
+        return;
+    }
+    shared.durable.sealed(seg.no());
+    // Its last committed batch is durable now; frames after it belong to a batch that runs
+    // on into the next segment, durable only once that segment is synced too.
+    if let Some(seq) = seg.index().and_then(|ix| ix.last_commit()) {
+        shared.mark_durable(seq);
+    }
+    let _index_files = shared.index_files.lock();
     let ro = seg.reopen_read_only();
     let seg = match ro {
         Ok(ro) => {
@@ -188,16 +199,6 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
             seg
         }
     };
-    if let Err(e) = seg.sync_file() {
-        shared.durable.poison(cause("fdatasync of sealed segment", &seg, &e));
-        return;
-    }
-    shared.durable.sealed(seg.no());
-    // Its last committed batch is durable now; frames after it belong to a batch that runs
-    // on into the next segment, durable only once that segment is synced too.
-    if let Some(seq) = seg.index().and_then(|ix| ix.last_commit()) {
-        shared.mark_durable(seq);
-    }
     let Some(bytes) = seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) else {
         return;
     };

@@ -109,6 +109,10 @@ pub(crate) struct Shared {
     /// Held by the lifecycle operations that must not overlap (backup, purge, retention):
     /// a purge rewrites sealed segments in place, retention removes them.
     lifecycle: Mutex<()>,
+    /// Held while index files are written or scrubbed: by the syncer as it seals a segment
+    /// (remap, index file) and by a purge from its tombstones to its fresh indexes, so that a
+    /// seal never writes an index built before the purge, nor loses its temp file to it.
+    index_files: Mutex<()>,
     /// Moves when a purge rewrote the log: a state followed incrementally (the
     /// snapshotter's) must be rebuilt.
     state_epoch: AtomicU64,
@@ -248,6 +252,7 @@ impl Store {
             clock: metrics::LatencyClock::new(),
             closed: AtomicBool::new(false),
             lifecycle: Mutex::new(()),
+            index_files: Mutex::new(()),
             state_epoch: AtomicU64::new(0),
             #[cfg(feature = "tokio")]
             listeners: std::sync::atomic::AtomicUsize::new(0),

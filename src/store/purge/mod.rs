@@ -79,12 +79,14 @@ impl Store {
         report.scrubbed = scrub::quarantined(&shared.disk, &shared.dir, &needles)?;
         let journal = found.journal(shared.meta.store_id, kind, id)?;
         report.seqs = journal.entries.first().zip(journal.entries.last()).map(|(a, b)| (a.seq, b.seq));
+        let index_files = shared.index_files.lock();
         shared.disk.write_atomic(&shared.dir, PURGE_FILE, &journal.encode())?;
         // Past the commit point: a failure leaves the journal for the next open to finish,
         // and this handle must not go on with a half-rewritten log.
         let finished = finish(&shared.disk, &shared.dir, &journal)
             .and_then(|done| refresh_indexes(shared, &journal).map(|()| done))
             .map_err(|e| shared.durable.poison_with(e))?;
+        drop(index_files);
         report.segments = finished.segments;
         report.scrubbed.extend(finished.scrubbed);
         shared.state_epoch.fetch_add(1, Ordering::AcqRel);
