@@ -188,6 +188,10 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
         shared.mark_durable(seq);
     }
     let _index_files = shared.index_files.lock();
+    if seg.header.base_seq < shared.log_start() {
+        // Retention removed it meanwhile: an index file would be an orphan.
+        return;
+    }
     let ro = seg.reopen_read_only();
     let seg = match ro {
         Ok(ro) => {

@@ -108,6 +108,8 @@ fn retain(shared: &Arc<Shared>, rules: &[RetainRule]) -> Result<RetentionReport>
         return Ok(report);
     }
     let new_start = segments[k].header.base_seq;
+    // A seal in progress writes its index file before this, or sees the new start and skips.
+    let _index_files = shared.index_files.lock();
     shared.durable.set_log_start(&shared.disk, new_start)?;
     shared.log_start.store(new_start, Ordering::Release);
     {

@@ -418,56 +418,17 @@ fn an_io_error_at_every_purge_operation_leaves_the_old_store_or_the_purged_one()
     assert!(olds > 0 && news > 0, "old {olds}, new {news} of {runs}");
 }
 
-/// Holds the syncer's index write of a segment it seals until a purge has finished (or
-/// 2 s passed): an index built before the purge must not reach the disk after it.
-struct SealAcrossPurge {
-    armed: std::sync::atomic::AtomicBool,
-    paused: std::sync::atomic::AtomicBool,
-    purge_done: std::sync::atomic::AtomicBool,
-}
-
-impl wfstore::disk::DiskHook for SealAcrossPurge {
-    fn before(&self, op: &wfstore::disk::Op<'_>) -> std::io::Result<()> {
-        use std::sync::atomic::Ordering::SeqCst;
-        match op {
-            wfstore::disk::Op::Create { path }
-                if path.to_string_lossy().contains(".idx.")
-                    && std::thread::current().name() == Some("wfstore-sync")
-                    && self.armed.swap(false, SeqCst) =>
-            {
-                self.paused.store(true, SeqCst);
-                let t = std::time::Instant::now();
-                while !self.purge_done.load(SeqCst) && t.elapsed() < std::time::Duration::from_secs(2) {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn after(&self, op: &wfstore::disk::Op<'_>) {
-        if let wfstore::disk::Op::Remove { path } = op
-            && path.ends_with("PURGE")
-        {
-            self.purge_done.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-}
-
 /// A segment sealed while a purge runs: its index file is written from the purged index
 /// (the seal and the purge take turns), so no index file holds the purged user's sessions.
 #[test]
 fn a_segment_sealed_during_a_purge_gets_an_index_without_the_purged_sessions() {
-    use std::sync::atomic::Ordering::SeqCst;
     let dir = tempfile::tempdir().unwrap();
     store_of(dir.path(), &workload(4));
-    let hook =
-        Arc::new(SealAcrossPurge { armed: true.into(), paused: false.into(), purge_done: false.into() });
+    let hook = Arc::new(crate::util::PausedSeal::until_removed("PURGE"));
     let opts = OpenOptions { snapshots: None, disk: Disk::hooked(hook.clone()), ..OpenOptions::default() };
     let store = open_with(dir.path(), &opts).unwrap();
     let mut r = 100;
-    while !hook.paused.load(SeqCst) {
+    while !hook.paused() {
         assert!(r < 2000, "no segment was sealed");
         store.append_batch(&(0..USERS.len()).flat_map(|u| session(u, r)).collect::<Vec<_>>()).unwrap();
         r += 1;

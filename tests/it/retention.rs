@@ -180,3 +180,31 @@ fn the_retain_command() {
     assert!(human.stdout.starts_with("log now starts at seq "), "{}", human.stdout);
     let _ = Store::open(dir.path(), &OpenOptions::read_only()).unwrap();
 }
+
+/// A segment whose seal is still writing its index when retention removes it: the index
+/// file is not written after the segment is gone (an orphan `.idx` in the store).
+#[test]
+fn a_segment_retained_away_while_it_is_sealed_leaves_no_orphan_index() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with(dir.path(), 10, SMALL_SEGMENT);
+    let hook = Arc::new(crate::util::PausedSeal::until_removed(".seg"));
+    let opts = OpenOptions { snapshots: None, disk: Disk::hooked(hook.clone()), ..OpenOptions::default() };
+    let store = open_with(dir.path(), &opts).unwrap();
+    let mut i = 11;
+    while !hook.paused() {
+        assert!(i < 100_000, "no segment was sealed");
+        store.append(&synthetic(SEED, i)).unwrap();
+        i += 1;
+    }
+    let report = store.retain(RetainRule::BeforeSeq(store.last_seq())).unwrap();
+    assert!(!report.removed_segments.is_empty(), "{report:?}");
+    store.close().unwrap();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in names.iter().filter(|n| n.ends_with(".idx")) {
+        assert!(names.contains(&name.replace(".idx", ".seg")), "orphan {name} in {names:?}");
+    }
+    assert!(wfstore::verify::verify(dir.path()).unwrap().is_clean());
+}

@@ -132,3 +132,50 @@ pub fn unsynced_after(dir: &Path, durable: u64) {
         }
     }
 }
+
+/// A disk hook that holds the syncer's index write of the first segment it seals until a
+/// file whose name ends with `release` has been removed (a lifecycle operation finished),
+/// or 2 s passed: what a seal racing a purge or a retention would do on a slow machine.
+pub struct PausedSeal {
+    release: &'static str,
+    armed: std::sync::atomic::AtomicBool,
+    paused: std::sync::atomic::AtomicBool,
+    released: std::sync::atomic::AtomicBool,
+}
+
+impl PausedSeal {
+    pub fn until_removed(release: &'static str) -> PausedSeal {
+        PausedSeal { release, armed: true.into(), paused: false.into(), released: false.into() }
+    }
+
+    /// Whether a seal is (or was) held.
+    pub fn paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl wfstore::disk::DiskHook for PausedSeal {
+    fn before(&self, op: &wfstore::disk::Op<'_>) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if let wfstore::disk::Op::Create { path } = op
+            && path.to_string_lossy().contains(".idx.")
+            && std::thread::current().name() == Some("wfstore-sync")
+            && self.armed.swap(false, SeqCst)
+        {
+            self.paused.store(true, SeqCst);
+            let t = std::time::Instant::now();
+            while !self.released.load(SeqCst) && t.elapsed() < std::time::Duration::from_secs(2) {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        Ok(())
+    }
+
+    fn after(&self, op: &wfstore::disk::Op<'_>) {
+        if let wfstore::disk::Op::Remove { path } = op
+            && path.to_string_lossy().ends_with(self.release)
+        {
+            self.released.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
