@@ -82,7 +82,12 @@ pub(crate) fn write_new(disk: &Disk, dst: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Re-reads every file `manifest` lists under `dir` and checks its size and SHA-256; the
 /// first mismatch is damage, naming the file.
-pub(crate) fn verify_dir(disk: &Disk, dir: &Path, manifest: &Manifest, progress: Option<&dyn Progress>) -> Result<()> {
+pub(crate) fn verify_dir(
+    disk: &Disk,
+    dir: &Path,
+    manifest: &Manifest,
+    progress: Option<&dyn Progress>,
+) -> Result<()> {
     for e in &manifest.entries {
         let path = dir.join(&e.name);
         let len = file_len(&path)?;
@@ -121,7 +126,11 @@ pub(crate) fn hash_mismatch(path: &Path, got: &[u8; 32], want: &[u8; 32]) -> Err
 
 /// Checks files found (name → size and SHA-256) against `manifest`: every listed file must
 /// be there and match; nothing else may be. `at` names where they were found (a tar).
-pub(crate) fn check_found(found: &BTreeMap<String, (u64, [u8; 32])>, manifest: &Manifest, at: &Path) -> Result<()> {
+pub(crate) fn check_found(
+    found: &BTreeMap<String, (u64, [u8; 32])>,
+    manifest: &Manifest,
+    at: &Path,
+) -> Result<()> {
     for e in &manifest.entries {
         let path = at.join(&e.name);
         match found.get(&e.name) {

@@ -123,14 +123,16 @@ fn build(
             Content::File { path, len } => {
                 let h = copy_file(disk, path, *len, Some(&dst), progress)?;
                 entries.push(Entry { name: item.name.clone(), size, sha256: h });
-                (report.files_copied, report.bytes_copied) = (report.files_copied + 1, report.bytes_copied + size);
+                (report.files_copied, report.bytes_copied) =
+                    (report.files_copied + 1, report.bytes_copied + size);
                 continue;
             }
         };
         if let Some(from) = reusable.get(&(size, sha256)) {
             reuse(disk, from, &dst, size, &sha256)?;
             advance(progress, size);
-            (report.files_reused, report.bytes_reused) = (report.files_reused + 1, report.bytes_reused + size);
+            (report.files_reused, report.bytes_reused) =
+                (report.files_reused + 1, report.bytes_reused + size);
         } else {
             let written = match &item.content {
                 Content::Bytes(b) => {
@@ -147,7 +149,8 @@ fn build(
                     std::io::Error::other("the source changed between two reads under the lifecycle lock"),
                 ));
             }
-            (report.files_copied, report.bytes_copied) = (report.files_copied + 1, report.bytes_copied + size);
+            (report.files_copied, report.bytes_copied) =
+                (report.files_copied + 1, report.bytes_copied + size);
         }
         entries.push(Entry { name: item.name.clone(), size, sha256 });
     }
@@ -234,7 +237,9 @@ fn previous_in_place(dest: &Path, store_id: u64) -> Result<(Option<(PathBuf, Man
             refuse(&format!("it holds a backup of another store (id {:016x})", m.store_id))
         }
         Ok(m) => Ok((Some((dest.to_owned(), m)), Vec::new())),
-        Err(e) => Ok((None, vec![format!("the previous backup's manifest is damaged ({e}): nothing was reused")])),
+        Err(e) => {
+            Ok((None, vec![format!("the previous backup's manifest is damaged ({e}): nothing was reused")]))
+        }
     }
 }
 
@@ -251,7 +256,8 @@ fn sibling(path: &Path, what: &str) -> Result<PathBuf> {
 /// removed once the new one is in place.
 fn commit_in_place(disk: &Disk, staging: &Path, dest: &Path) -> Result<()> {
     let parent = crate::disk::parent(staging).to_owned();
-    let empty = dest.is_dir() && std::fs::read_dir(dest).map_err(|e| Error::io("list", dest, e))?.next().is_none();
+    let empty =
+        dest.is_dir() && std::fs::read_dir(dest).map_err(|e| Error::io("list", dest, e))?.next().is_none();
     if dest.exists() && !empty {
         let old = sibling(dest, "backup-old")?;
         if old.exists() {

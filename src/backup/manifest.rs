@@ -22,7 +22,8 @@ pub const FILE_BYTES_MAX: u64 = u32::MAX as u64;
 /// Bytes of one entry besides its name: name length (2), size (8), SHA-256 (32).
 const ENTRY_FIXED: usize = 2 + 8 + 32;
 /// The largest manifest file: the header, `ENTRIES_MAX` entries of the longest name, the CRC.
-pub const MANIFEST_BYTES_MAX: u64 = (HEADER_BYTES + ENTRIES_MAX as usize * (ENTRY_FIXED + NAME_BYTES_MAX) + 4) as u64;
+pub const MANIFEST_BYTES_MAX: u64 =
+    (HEADER_BYTES + ENTRIES_MAX as usize * (ENTRY_FIXED + NAME_BYTES_MAX) + 4) as u64;
 
 /// One file of a backup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +74,9 @@ pub fn name_ok(name: &str) -> bool {
         return true;
     }
     match name.split_once('/') {
-        Some((dir, file)) => dir == crate::snapshot::SNAPSHOT_DIR && crate::snapshot::parse_name(file).is_some(),
+        Some((dir, file)) => {
+            dir == crate::snapshot::SNAPSHOT_DIR && crate::snapshot::parse_name(file).is_some()
+        }
         None => false,
     }
 }
@@ -168,9 +171,12 @@ impl Manifest {
         let mut sum: u64 = 0;
         for i in 0..count {
             let at = b.len() - 4 - rest.len();
-            let len = usize::from(u16::from_le_bytes(bytes2(rest, 0).map_err(|e| format!("entry {i}: {e}"))?));
+            let len =
+                usize::from(u16::from_le_bytes(bytes2(rest, 0).map_err(|e| format!("entry {i}: {e}"))?));
             if len == 0 || len > NAME_BYTES_MAX {
-                return Err(format!("entry {i} (offset {at}): name length {len} out of 1..={NAME_BYTES_MAX}"));
+                return Err(format!(
+                    "entry {i} (offset {at}): name length {len} out of 1..={NAME_BYTES_MAX}"
+                ));
             }
             let need = ENTRY_FIXED + len;
             let Some(raw) = rest.get(..need) else {
@@ -281,7 +287,8 @@ mod tests {
 
     #[test]
     fn hostile_names_and_counts_are_refused() {
-        for bad in ["../STORE", "/etc/passwd", "snapshots/../../x", "LOCK", "PURGE", "a.tmp", "quarantine/x"] {
+        for bad in ["../STORE", "/etc/passwd", "snapshots/../../x", "LOCK", "PURGE", "a.tmp", "quarantine/x"]
+        {
             assert!(!name_ok(bad), "{bad}");
         }
         let mut m = sample();

@@ -128,7 +128,11 @@ impl Store {
     /// Restores the backup at `src` (a backup directory, a `--keep` directory of dated
     /// backups, or a tar) into `dir`, a new or empty directory, up to `to_seq` when given.
     /// See [`restore`].
-    pub fn restore(src: impl AsRef<Path>, dir: impl AsRef<Path>, to_seq: Option<u64>) -> Result<RestoreReport> {
+    pub fn restore(
+        src: impl AsRef<Path>,
+        dir: impl AsRef<Path>,
+        to_seq: Option<u64>,
+    ) -> Result<RestoreReport> {
         restore(src.as_ref(), dir.as_ref(), &RestoreOptions { to_seq, ..RestoreOptions::default() })
     }
 }

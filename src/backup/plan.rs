@@ -99,7 +99,8 @@ pub(crate) fn make(store: &Store) -> Result<Plan> {
     };
     let meta = store.meta();
     let marks = Marks { high_water: seq, log_start };
-    let mut items = vec![Item { name: STORE_FILE.into(), content: Content::Bytes(meta::encode_file(&meta, marks, 1)) }];
+    let mut items =
+        vec![Item { name: STORE_FILE.into(), content: Content::Bytes(meta::encode_file(&meta, marks, 1)) }];
     for seg in &segments[..last] {
         let name = file_name(seg.no(), crate::segment::SEGMENT_EXT);
         items.push(Item { name, content: Content::File { path: seg.path.clone(), len: meta.segment_bytes } });

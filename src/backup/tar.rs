@@ -12,7 +12,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::copy::{DiskWriter, check_found};
 use super::dir::{TAR_ZST, check_keep, ensure_dir, rotate, unique_dated};
-use super::manifest::{self, ENTRIES_MAX, Entry, FILE_BYTES_MAX, MANIFEST_BYTES_MAX, MANIFEST_FILE, Manifest};
+use super::manifest::{
+    self, ENTRIES_MAX, Entry, FILE_BYTES_MAX, MANIFEST_BYTES_MAX, MANIFEST_FILE, Manifest,
+};
 use super::plan::{self, Content};
 use super::{BackupOptions, BackupReport, Progress, advance, phase};
 use crate::disk::Disk;
@@ -115,15 +117,18 @@ fn tar_err(path: &Path) -> impl Fn(io::Error) -> Error + '_ {
 }
 
 /// Writes every file of the plan, then `MANIFEST`, into `file`; syncs; reads it back.
-fn write(store: &Store, tmp: &Path, file: &File, zstd: bool, opts: &BackupOptions<'_>) -> Result<BackupReport> {
+fn write(
+    store: &Store,
+    tmp: &Path,
+    file: &File,
+    zstd: bool,
+    opts: &BackupOptions<'_>,
+) -> Result<BackupReport> {
     let disk = store.disk();
     let progress = opts.progress;
     let sink = BufWriter::with_capacity(BUF_BYTES, DiskWriter { disk, file, path: tmp, offset: 0 });
-    let out = if zstd {
-        Out::Zstd(zstd::Encoder::new(sink, 3).map_err(tar_err(tmp))?)
-    } else {
-        Out::Plain(sink)
-    };
+    let out =
+        if zstd { Out::Zstd(zstd::Encoder::new(sink, 3).map_err(tar_err(tmp))?) } else { Out::Plain(sink) };
     let mut builder = tar::Builder::new(out);
     let mtime = u64::try_from(io_util::now_ns() / 1_000_000_000).unwrap_or(0);
     let mut entries = Vec::new();
@@ -139,7 +144,10 @@ fn write(store: &Store, tmp: &Path, file: &File, zstd: bool, opts: &BackupOption
         let mut hashing = Hashing { inner: reader, hasher: Sha256::new(), bytes: 0 };
         builder.append_data(&mut header(len, mtime), &item.name, &mut hashing).map_err(tar_err(tmp))?;
         if hashing.bytes != len {
-            let e = io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} bytes, expected {len}", hashing.bytes));
+            let e = io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{} bytes, expected {len}", hashing.bytes),
+            );
             return Err(Error::io("read", item.name.as_str(), e));
         }
         advance(progress, len);
@@ -158,7 +166,9 @@ fn write(store: &Store, tmp: &Path, file: &File, zstd: bool, opts: &BackupOption
         entries,
     };
     let bytes = manifest.encode();
-    builder.append_data(&mut header(bytes.len() as u64, mtime), MANIFEST_FILE, &bytes[..]).map_err(tar_err(tmp))?;
+    builder
+        .append_data(&mut header(bytes.len() as u64, mtime), MANIFEST_FILE, &bytes[..])
+        .map_err(tar_err(tmp))?;
     builder.into_inner().and_then(Out::finish).map_err(tar_err(tmp))?;
     disk.sync_file(file, tmp)?;
     phase(progress, "verify", manifest.total_bytes());
@@ -240,7 +250,11 @@ pub(crate) fn read(
                 return Err(damaged(format!("{name}: {size} bytes, longer than a manifest can be")));
             }
             let mut bytes = Vec::new();
-            entry.by_ref().take(MANIFEST_BYTES_MAX).read_to_end(&mut bytes).map_err(|e| damaged(format!("{name}: {e}")))?;
+            entry
+                .by_ref()
+                .take(MANIFEST_BYTES_MAX)
+                .read_to_end(&mut bytes)
+                .map_err(|e| damaged(format!("{name}: {e}")))?;
             let m = Manifest::decode(&bytes).map_err(|why| damaged(format!("{name}: {why}")))?;
             manifest = Some(m);
             continue;
@@ -251,8 +265,8 @@ pub(crate) fn read(
         if size > FILE_BYTES_MAX {
             return Err(damaged(format!("{name}: {size} bytes, over the limit")));
         }
-        let digest = extract(disk, &mut entry, size, into.map(|d| d.join(&name)), progress)
-            .map_err(|e| match e {
+        let digest =
+            extract(disk, &mut entry, size, into.map(|d| d.join(&name)), progress).map_err(|e| match e {
                 Error::Io { op: "read", source, .. } => damaged(format!("{name}: {source}")),
                 other => other,
             })?;

@@ -72,7 +72,12 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
         output::json(&report)?;
         return Ok(Exit::Ok);
     }
-    output::line(&format!("backup of seq {} written to {} ({})", report.seq, report.path.display(), report.format))?;
+    output::line(&format!(
+        "backup of seq {} written to {} ({})",
+        report.seq,
+        report.path.display(),
+        report.format
+    ))?;
     output::line(&format!(
         "{} files, {} bytes: {} bytes copied, {} reused; verified",
         report.files, report.bytes, report.bytes_copied, report.bytes_reused

@@ -1,6 +1,7 @@
 //! `wfstore restore SRC DIR [--to-seq N]`: a backup into a new or empty directory, every
 //! file checked against the manifest, then `verify` and `validate`; a damaged backup exits
-//! 3 and leaves nothing behind.
+//! 3 and leaves nothing behind. Violations of `validate` leave the (exact) copy in place,
+//! with a warning and exit 3.
 
 use std::path::PathBuf;
 
@@ -34,9 +35,19 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
     let report = restore(&args.src, &args.dir, &opts)
         .with_context(|| format!("restoring {} into {}", args.src.display(), args.dir.display()))?;
     bar.0.finish_and_clear();
+    let exit = if report.validated == Some(false) {
+        eprintln!(
+            "wfstore: warning: the restored store breaks {} semantic rules (first: {}); the backup held them too",
+            report.violations,
+            report.first_violation.as_deref().unwrap_or("?")
+        );
+        Exit::Corrupt
+    } else {
+        Exit::Ok
+    };
     if json {
         output::json(&report)?;
-        return Ok(Exit::Ok);
+        return Ok(exit);
     }
     output::line(&format!(
         "restored seqs {}..={} from {} into {}",
@@ -58,5 +69,5 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
     if !report.cut.is_empty() {
         output::line(&format!("cut after seq {}: removed {}", report.seq, report.cut.join(", ")))?;
     }
-    Ok(Exit::Ok)
+    Ok(exit)
 }

@@ -99,10 +99,22 @@ pub(super) fn locate(
     if seq < shared.log_start() || seq > shared.last_seq() {
         return Ok(None);
     }
-    let it = RecordIter { shared: Arc::clone(shared), segments: Arc::clone(segments), next: seq, end: seq, pos: None };
+    let it = RecordIter {
+        shared: Arc::clone(shared),
+        segments: Arc::clone(segments),
+        next: seq,
+        end: seq,
+        pos: None,
+    };
     let (i, at) = it.seek()?;
     let f = segments[i].frame_at(at, seq)?;
-    Ok(Some(super::FramePlace { segment: i, at, len: f.len(), position: f.position(), continues: f.continues() }))
+    Ok(Some(super::FramePlace {
+        segment: i,
+        at,
+        len: f.len(),
+        position: f.position(),
+        continues: f.continues(),
+    }))
 }
 
 /// Iterator over a seq range.
