@@ -55,7 +55,12 @@ fn store() -> PathBuf {
     fill(&s, 1, DATA_BYTES);
     s.snapshot_now(3).unwrap();
     let st = s.stats().unwrap();
-    eprintln!("lifecycle store: {} events, {} MB of frames, {} segments", st.events, st.data_bytes >> 20, st.segments);
+    eprintln!(
+        "lifecycle store: {} events, {} MB of frames, {} segments",
+        st.events,
+        st.data_bytes >> 20,
+        st.segments
+    );
     s.close().unwrap();
     dir
 }
@@ -94,7 +99,8 @@ fn lifecycle(c: &mut Criterion) {
                 for _ in 0..iters {
                     remove(&target);
                     let t = Instant::now();
-                    restore(&dest, &target, &RestoreOptions { validate, ..RestoreOptions::default() }).unwrap();
+                    restore(&dest, &target, &RestoreOptions { validate, ..RestoreOptions::default() })
+                        .unwrap();
                     total += t.elapsed();
                 }
                 total

@@ -13,6 +13,12 @@ use super::{Progress, advance};
 use crate::disk::Disk;
 use crate::error::{Error, Result};
 
+/// Files found in a backup: name → (size, SHA-256).
+pub(crate) type Found = BTreeMap<String, (u64, [u8; 32])>;
+
+/// A backup to reuse files from: its directory and its manifest.
+pub(crate) type Previous = (std::path::PathBuf, Manifest);
+
 /// Bytes read and written at a time.
 const CHUNK: usize = 1 << 20;
 

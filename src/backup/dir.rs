@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::copy::{self, copy_file, write_new};
+use super::copy::{self, Previous, copy_file, write_new};
 use super::manifest::{self, Entry, MANIFEST_BYTES_MAX, MANIFEST_FILE, Manifest};
 use super::plan::{self, Content};
 use super::{BackupOptions, BackupReport, advance, phase};
@@ -214,7 +214,7 @@ pub(crate) fn read_manifest(disk: &Disk, dir: &Path) -> Result<Manifest> {
 
 /// What `dest` holds now: nothing, or a backup of this store to reuse files from. Anything
 /// else is refused: a backup never replaces what it did not write.
-fn previous_in_place(dest: &Path, store_id: u64) -> Result<(Option<(PathBuf, Manifest)>, Vec<String>)> {
+fn previous_in_place(dest: &Path, store_id: u64) -> Result<(Option<Previous>, Vec<String>)> {
     let refuse = |why: &str| Err(Error::BackupTarget { path: dest.to_owned(), why: why.into() });
     if !dest.exists() {
         return Ok((None, Vec::new()));

@@ -3,14 +3,13 @@
 //! and checked entry by entry, then renamed into place. Reading (for the check and for
 //! restore) is hostile: only names a backup holds, regular files, bounded sizes and counts.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use super::copy::{DiskWriter, check_found};
+use super::copy::{DiskWriter, Found, check_found};
 use super::dir::{TAR_ZST, check_keep, ensure_dir, rotate, unique_dated};
 use super::manifest::{
     self, ENTRIES_MAX, Entry, FILE_BYTES_MAX, MANIFEST_BYTES_MAX, MANIFEST_FILE, Manifest,
@@ -209,7 +208,7 @@ pub(crate) fn read(
     path: &Path,
     into: Option<&Path>,
     progress: Option<&dyn Progress>,
-) -> Result<(Manifest, BTreeMap<String, (u64, [u8; 32])>)> {
+) -> Result<(Manifest, Found)> {
     let damaged = |what: String| Error::corrupt(path, 0, None, what);
     let file = disk.open(path)?;
     let mut head = BufReader::with_capacity(BUF_BYTES, file);
@@ -224,7 +223,7 @@ pub(crate) fn read(
     };
     let mut archive = tar::Archive::new(input);
     let entries = archive.entries().map_err(|e| damaged(format!("not a tar: {e}")))?;
-    let mut found = BTreeMap::new();
+    let mut found = Found::new();
     let mut manifest = None;
     let mut count = 0u32;
     for entry in entries {
