@@ -491,4 +491,13 @@ fn the_backup_and_restore_commands_print_json_and_use_the_exit_codes() {
     assert!(run.stderr.contains("a restore never overwrites"), "{}", run.stderr);
     // Usage errors are clap's 2.
     assert_eq!(wf(&["backup", dest.to_str().unwrap(), "--format", "zip"]).code, 2);
+
+    // Beside a live writer (this process holds the lock), the command backs up read-only.
+    let live = open(dir.path());
+    let beside = out.path().join("beside");
+    let run = wf(&["--json", "backup", beside.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!((v["seq"].as_u64(), v["audited"].as_bool()), (Some(900), Some(false)));
+    live.close().unwrap();
 }
