@@ -7,13 +7,14 @@
 //! Never `LOCK`, `PURGE`, temp files or `quarantine/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::audit::{self, AUDIT_FILE, Action, RECORD_BYTES};
 use crate::disk::Disk;
 use crate::error::{Error, Result};
 use crate::meta::{self, Marks, STORE_FILE, StoreFile};
 use crate::segment::header::HEADER_BYTES;
-use crate::segment::{INDEX_EXT, file_name};
+use crate::segment::{INDEX_EXT, Segment, file_name};
 use crate::snapshot::{self, SNAPSHOT_DIR};
 use crate::store::Store;
 use crate::store::purge::journal::PURGE_FILE;
@@ -89,9 +90,10 @@ pub(crate) fn make(store: &Store) -> Result<Plan> {
     let seq = seq.max(log_start - 1);
     let segments = store.segments();
     let (last, end) = match store.locate(&segments, seq)? {
+        // Durable seqs and high-water marks only ever end batches: this is a bug, said plainly.
         Some(place) if place.continues => {
             let first = seq - u64::from(place.position);
-            return Err(Error::MidBatch { seq, first, last: seq + 1 });
+            return Err(Error::MidBatch { seq, first, last: batch_end(store, &segments, seq)? });
         }
         Some(place) => (place.segment, place.at + place.len),
         // An empty log: the first segment's header only.
@@ -130,6 +132,18 @@ pub(crate) fn make(store: &Store) -> Result<Plan> {
         items.push(Item { name: AUDIT_FILE.into(), content: Content::Bytes(bytes) });
     }
     Ok(Plan { seq, log_start, store_id: meta.store_id, items, audit_len })
+}
+
+/// The last seq of the batch holding `seq` (in `segments`, a list `Store::segments` gave).
+pub(crate) fn batch_end(store: &Store, segments: &Arc<Vec<Arc<Segment>>>, seq: u64) -> Result<u64> {
+    let mut s = seq;
+    while let Some(p) = store.locate(segments, s)? {
+        if !p.continues {
+            return Ok(s);
+        }
+        s += 1;
+    }
+    Ok(s.saturating_sub(1))
 }
 
 /// After the copy: a purge in another process may have rewritten sealed frames under a

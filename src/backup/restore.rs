@@ -260,7 +260,7 @@ fn cut(disk: &Disk, staging: &Path, manifest: &Manifest, n: u64) -> Result<Vec<S
     let (seg_no, end) = match store.locate(&segments, n)? {
         Some(p) if p.continues => {
             let first = n - u64::from(p.position);
-            let last = batch_end(&store, n)?;
+            let last = super::plan::batch_end(&store, &segments, n)?;
             return Err(Error::MidBatch { seq: n, first, last });
         }
         Some(p) => (segments[p.segment].no(), (p.at + p.len) as u64),
@@ -295,19 +295,6 @@ fn cut(disk: &Disk, staging: &Path, manifest: &Manifest, n: u64) -> Result<Vec<S
     // The evidence now says the log ends at `n`: `STORE` is written anew by its own code.
     StoreFile::publish(disk, staging, &file.meta, Marks { high_water: n, log_start }, file.generation + 1)?;
     Ok(removed)
-}
-
-/// The last seq of the batch holding `seq`.
-fn batch_end(store: &Store, seq: u64) -> Result<u64> {
-    let segments = store.segments();
-    let mut s = seq;
-    while let Some(p) = store.locate(&segments, s)? {
-        if !p.continues {
-            return Ok(s);
-        }
-        s += 1;
-    }
-    Ok(s.saturating_sub(1))
 }
 
 /// Recovers the restored store with a writable open (no loss allowed), records the

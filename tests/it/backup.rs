@@ -501,3 +501,17 @@ fn the_backup_and_restore_commands_print_json_and_use_the_exit_codes() {
     assert_eq!((v["seq"].as_u64(), v["audited"].as_bool()), (Some(900), Some(false)));
     live.close().unwrap();
 }
+
+#[test]
+fn a_backup_refuses_a_store_with_a_pending_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    store_with(dir.path(), 300, SMALL_SEGMENT);
+    let reader = open_ro(dir.path()).unwrap();
+    // A purge in another process past its commit point: its journal is there.
+    std::fs::write(dir.path().join("PURGE"), b"journal").unwrap();
+    let dest = out.path().join("b");
+    assert!(matches!(reader.backup_to(&dest), Err(Error::PurgePending { .. })));
+    assert!(!dest.exists(), "nothing written");
+    assert!(names_in(out.path()).is_empty(), "no staging left: {:?}", names_in(out.path()));
+}
