@@ -515,3 +515,21 @@ fn a_backup_refuses_a_store_with_a_pending_purge() {
     assert!(!dest.exists(), "nothing written");
     assert!(names_in(out.path()).is_empty(), "no staging left: {:?}", names_in(out.path()));
 }
+
+#[test]
+fn an_empty_store_backs_up_and_restores_as_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    create(dir.path(), SMALL_SEGMENT);
+    let store = open(dir.path());
+    let report = store.backup_to(out.path().join("b")).unwrap();
+    assert_eq!((report.seq, report.log_start), (0, 1));
+    store.close().unwrap();
+    let target = out.path().join("r");
+    let r = restore_all(&out.path().join("b"), &target).unwrap();
+    assert_eq!((r.seq, r.events), (0, 0));
+    let w = open(&target);
+    assert_eq!(w.last_seq(), 0);
+    assert_eq!(w.append(&synthetic(SEED, 1)).unwrap(), 1);
+    w.close().unwrap();
+}
