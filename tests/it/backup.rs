@@ -533,3 +533,35 @@ fn an_empty_store_backs_up_and_restores_as_an_empty_store() {
     assert_eq!(w.append(&synthetic(SEED, 1)).unwrap(), 1);
     w.close().unwrap();
 }
+
+#[test]
+fn a_store_after_retention_backs_up_and_restores_from_its_log_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    store_with(dir.path(), 3000, SMALL_SEGMENT);
+    let store = open(dir.path());
+    let kept = store.retain(wfstore::RetainRule::BeforeSeq(2000)).unwrap();
+    assert!(kept.new_start > 1);
+    for i in 3001..=3200 {
+        store.append(&synthetic(SEED, i)).unwrap();
+    }
+    let dest = out.path().join("b");
+    let report = store.backup_to(&dest).unwrap();
+    assert_eq!((report.seq, report.log_start), (3200, kept.new_start));
+    let target = out.path().join("r");
+    let r = restore_all(&dest, &target).unwrap();
+    assert_eq!((r.seq, r.log_start), (3200, kept.new_start));
+    assert_eq!(state_hash(&target), store.state().unwrap().0.hash());
+    // Point in time after the base snapshot (3000) works; before it there is no state.
+    let pit = out.path().join("pit");
+    let opts = RestoreOptions { to_seq: Some(3100), ..RestoreOptions::default() };
+    assert_eq!(restore(&dest, &pit, &opts).unwrap().seq, 3100);
+    assert_eq!(state_hash(&pit), store.replay_to(ReplayTarget::Seq(3100), None).unwrap().hash());
+    let early = RestoreOptions { to_seq: Some(2500), ..RestoreOptions::default() };
+    match restore(&dest, &out.path().join("early"), &early) {
+        Err(Error::BeforeLogStart { seq, first }) => assert_eq!((seq, first), (2500, 3000)),
+        other => panic!("{other:?}"),
+    }
+    assert!(!out.path().join("early").exists());
+    store.close().unwrap();
+}
