@@ -138,6 +138,8 @@ fn a_backup_beside_a_writer_appending_flat_out_restores_to_the_replay_at_its_seq
     assert_eq!(b.last_seq(), report.seq);
     assert_eq!(b.state().unwrap().0.hash(), expected);
     drop(b);
+    let v = wfstore::verify::verify(&dest).unwrap();
+    assert!(v.is_clean(), "{v:?}");
     assert!(!dest.join("LOCK").exists() && !dest.join("PURGE").exists());
     assert!(names_in(&dest).iter().any(|n| n == "MANIFEST"));
     assert!(!names_in(&dest.join("snapshots")).is_empty(), "snapshots at or below the seq are copied");
