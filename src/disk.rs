@@ -103,6 +103,13 @@ pub enum Op<'a> {
         /// The directory.
         path: &'a Path,
     },
+    /// Making `to` a second name of the file `from` (a hard link; backups reuse files).
+    Link {
+        /// The existing file.
+        from: &'a Path,
+        /// The new name.
+        to: &'a Path,
+    },
 }
 
 /// The class of an operation: what fault injection counts ("the 3rd msync").
@@ -133,6 +140,8 @@ pub enum OpKind {
     Remove,
     /// `Op::CreateDir`.
     CreateDir,
+    /// `Op::Link`.
+    Link,
 }
 
 impl Op<'_> {
@@ -151,6 +160,7 @@ impl Op<'_> {
             Op::Rename { .. } => OpKind::Rename,
             Op::Remove { .. } => OpKind::Remove,
             Op::CreateDir { .. } => OpKind::CreateDir,
+            Op::Link { .. } => OpKind::Link,
         }
     }
 
@@ -168,7 +178,7 @@ impl Op<'_> {
             | Op::Write { path, .. }
             | Op::Remove { path }
             | Op::CreateDir { path } => path,
-            Op::Rename { to, .. } => to,
+            Op::Rename { to, .. } | Op::Link { to, .. } => to,
         }
     }
 }
@@ -274,6 +284,17 @@ impl Disk {
     /// Removes a file (not synced: see `sync_dir`).
     pub fn remove(&self, path: &Path) -> Result<()> {
         self.run(Op::Remove { path }, || fs::remove_file(path)).ctx("remove", path)
+    }
+
+    /// Makes `to` a hard link to `from` (not synced: see `sync_dir`).
+    pub fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        self.run(Op::Link { from, to }, || fs::hard_link(from, to)).ctx("link", to)
+    }
+
+    /// Removes a directory and everything under it (a backup's staging or a rotated
+    /// backup; never a store's own files). Not synced: see `sync_dir`.
+    pub fn remove_tree(&self, path: &Path) -> Result<()> {
+        self.run(Op::Remove { path }, || fs::remove_dir_all(path)).ctx("remove directory", path)
     }
 
     /// Creates a directory and makes its entry durable.

@@ -153,6 +153,46 @@ pub enum Error {
         /// The earliest seq whose state can be rebuilt.
         first: u64,
     },
+    /// A path given as a backup source is not a wfstore backup.
+    #[error("{} is not a wfstore backup: {why}", path.display())]
+    NotABackup {
+        /// The file or directory examined.
+        path: PathBuf,
+        /// What was missing or wrong.
+        why: String,
+    },
+    /// A backup destination this backup must not write into (another store's backup, a
+    /// directory holding other files, a live store).
+    #[error("cannot back up into {}: {why}", path.display())]
+    BackupTarget {
+        /// The destination.
+        path: PathBuf,
+        /// Why not.
+        why: String,
+    },
+    /// A restore target that is not a new or empty directory (a live store is never
+    /// restored over).
+    #[error("cannot restore into {}: {why}", path.display())]
+    RestoreTarget {
+        /// The target directory.
+        path: PathBuf,
+        /// Why not.
+        why: String,
+    },
+    /// A point-in-time restore asked for a seq inside a batch: batches are atomic, so the
+    /// log can only end at a batch boundary.
+    #[error(
+        "seq {seq} is inside the batch of seqs {first}..={last}: batches are atomic; restore to seq {} or {last}",
+        first.saturating_sub(1)
+    )]
+    MidBatch {
+        /// The seq asked for.
+        seq: u64,
+        /// The batch's first seq.
+        first: u64,
+        /// The batch's last seq.
+        last: u64,
+    },
     /// A record's frame is intact but its body does not decode.
     #[error("seq {seq}: record body does not decode: {why}")]
     Decode {

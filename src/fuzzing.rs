@@ -276,3 +276,15 @@ pub fn purge_journal_entries(data: &[u8], store_id: u64) -> Result<Vec<(u64, u64
     let j = crate::store::purge::journal::Journal::decode(data, store_id)?;
     Ok(j.entries.iter().map(|e| (e.seq, e.segment_no, e.offset, e.body_len)).collect())
 }
+
+/// `MANIFEST` bytes (formats/backup.md): never panics, never allocates past the input's
+/// size; a manifest that decodes re-encodes to the same bytes, and names only files a
+/// backup holds.
+pub fn backup_manifest(data: &[u8]) {
+    use crate::backup::manifest::{Manifest, name_ok};
+    if let Ok(m) = Manifest::decode(data) {
+        assert_eq!(m.encode(), data, "re-encodes to the same bytes");
+        assert!(m.entries.iter().all(|e| name_ok(&e.name)), "a name a backup never holds");
+        assert!(m.entries.windows(2).all(|w| w[0].name < w[1].name), "sorted and unique");
+    }
+}

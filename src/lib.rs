@@ -55,6 +55,7 @@
 #![deny(unsafe_code)]
 
 pub mod audit;
+pub mod backup;
 pub mod codec;
 pub mod disk;
 pub mod error;

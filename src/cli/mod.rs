@@ -2,13 +2,14 @@
 //!
 //! - `output`: human and JSON printing, error lines and exit codes.
 //! - `init`, `append`, `tail`, `stats`, `verify`, `replay`, `validate`, `snapshot`, `repair`,
-//!   `migrate`, `purge`, `retain`, `demo`:
+//!   `migrate`, `purge`, `retain`, `backup`, `restore`, `demo`:
 //!   one file per command (`demo/` holds the demo's writer child and its report).
 //! - `bench`: the frame-budget benchmark; its code lives with the other tools, in
 //!   `tools/frame_bench/`.
 //! - `export/`: the `export` subcommands, one file each.
 
 mod append;
+mod backup;
 #[path = "../../tools/frame_bench/mod.rs"]
 mod bench;
 mod demo;
@@ -19,6 +20,7 @@ mod output;
 mod purge;
 mod repair;
 mod replay;
+mod restore;
 mod retain;
 mod snapshot;
 mod stats;
@@ -88,6 +90,12 @@ pub enum Command {
     /// Remove whole early segments (by seq, age, bytes or count) once a snapshot covers
     /// them; the log's start moves durably.
     Retain(retain::Args),
+    /// Back the store up while it runs: a consistent store as of one durable seq, checked
+    /// file by file (incremental into an existing backup; `--keep N` rotates dated ones).
+    Backup(backup::Args),
+    /// Restore a backup into a new or empty directory (optionally up to a seq); checks
+    /// every file, then verify and validate; exit 3 on a damaged backup.
+    Restore(restore::Args),
     /// Simulate a 60 Hz WirthForge session in a child writer, kill it, recover, verify,
     /// validate and report.
     Demo(demo::Args),
@@ -116,6 +124,8 @@ pub fn main() -> ExitCode {
         Command::Migrate(args) => migrate::run(&cli.store, cli.json, &args),
         Command::Purge(args) => purge::run(&cli.store, cli.json, &args),
         Command::Retain(args) => retain::run(&cli.store, cli.json, &args),
+        Command::Backup(args) => backup::run(&cli.store, cli.json, &args),
+        Command::Restore(args) => restore::run(cli.json, &args),
         Command::Demo(args) => demo::run(cli.json, &args),
         Command::DemoWriter(args) => demo::writer::run(&args),
         Command::Bench(args) => bench::run(cli.json, &args),

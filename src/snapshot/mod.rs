@@ -36,7 +36,8 @@ pub fn file_name(seq: u64) -> String {
     format!("{PREFIX}{seq:020}{EXT}")
 }
 
-fn parse_name(name: &str) -> Option<u64> {
+/// The seq in a snapshot file name, if `name` is one.
+pub fn parse_name(name: &str) -> Option<u64> {
     let digits = name.strip_prefix(PREFIX)?.strip_suffix(EXT)?;
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

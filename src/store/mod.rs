@@ -123,6 +123,21 @@ pub(crate) struct Shared {
     published: tokio::sync::Notify,
 }
 
+/// Where one frame lies (`Store::locate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FramePlace {
+    /// Index of its segment in the list searched.
+    pub segment: usize,
+    /// Its offset in that segment.
+    pub at: usize,
+    /// Its length (header and body).
+    pub len: usize,
+    /// Its position in its batch (0 = first).
+    pub position: u32,
+    /// Whether more frames of its batch follow.
+    pub continues: bool,
+}
+
 /// Counts and sizes, as `stats` prints them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -491,6 +506,32 @@ impl Store {
     /// while the guard lives.
     pub(crate) fn lifecycle_guard(&self) -> parking_lot::MutexGuard<'_, ()> {
         self.shared.lifecycle.lock()
+    }
+
+    /// The file-system seam this store's files go through.
+    pub(crate) fn disk(&self) -> &Disk {
+        &self.shared.disk
+    }
+
+    /// The store's identity and fixed settings.
+    pub(crate) fn meta(&self) -> StoreMeta {
+        self.shared.meta
+    }
+
+    /// Whether this handle is a writer.
+    pub fn is_writable(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// The first seq the log holds (`log_start`), even when the log is empty.
+    pub(crate) fn log_start(&self) -> u64 {
+        self.shared.log_start()
+    }
+
+    /// Where the frame of `seq` lies in `segments` (a list `segments()` returned); `None`
+    /// when `seq` is not in the committed log.
+    pub(crate) fn locate(&self, segments: &Arc<Vec<Arc<Segment>>>, seq: u64) -> Result<Option<FramePlace>> {
+        read::locate(&self.shared, segments, seq)
     }
 
     fn writer(&self) -> Result<&Arc<Mutex<Writer>>> {

@@ -88,6 +88,35 @@ pub(super) fn binding_of(shared: &Arc<Shared>, seq: u64) -> Result<Option<Bindin
     Ok(Some(Binding { salt: seg.header.salt, crc: f.crc }))
 }
 
+/// Where the frame of `seq` lies: a segment of `segments` (the list the caller holds) and
+/// that frame's offset, with the frame's length, batch position and continues bit. `None`
+/// when `seq` is not in the committed log.
+pub(super) fn locate(
+    shared: &Arc<Shared>,
+    segments: &Arc<Vec<Arc<Segment>>>,
+    seq: u64,
+) -> Result<Option<super::FramePlace>> {
+    if seq < shared.log_start() || seq > shared.last_seq() {
+        return Ok(None);
+    }
+    let it = RecordIter {
+        shared: Arc::clone(shared),
+        segments: Arc::clone(segments),
+        next: seq,
+        end: seq,
+        pos: None,
+    };
+    let (i, at) = it.seek()?;
+    let f = segments[i].frame_at(at, seq)?;
+    Ok(Some(super::FramePlace {
+        segment: i,
+        at,
+        len: f.len(),
+        position: f.position(),
+        continues: f.continues(),
+    }))
+}
+
 /// Iterator over a seq range.
 pub struct RecordIter {
     shared: Arc<Shared>,

@@ -36,6 +36,7 @@ fn replay_committed_corpus() {
     replay("store_model", fuzzing::store_model);
     replay("audit_file", fuzzing::audit_file);
     replay("purge_journal", fuzzing::purge_journal);
+    replay("backup_manifest", fuzzing::backup_manifest);
 }
 
 fn write_seeds() {
@@ -125,4 +126,26 @@ fn the_lifecycle_seeds_follow_their_format_pages() {
     assert_eq!(fuzzing::purge_journal_entries(&bytes, 9), Ok(vec![(2, 1, 64, 40), (5, 1, 200, 33)]));
     let cut = std::fs::read(corpus("purge_journal").join("cut")).unwrap();
     assert!(fuzzing::purge_journal_entries(&cut, 9).is_err());
+}
+
+/// The `MANIFEST` seeds were written by hand (Python, zlib's CRC-32, hashlib's SHA-256)
+/// from formats/backup.md: the code reads them as the page says.
+#[test]
+fn the_backup_manifest_seeds_follow_their_format_page() {
+    use wfstore::backup::manifest::{Manifest, sha256};
+    let read = |name: &str| std::fs::read(corpus("backup_manifest").join(name)).unwrap();
+    let m = Manifest::decode(&read("two_entries")).unwrap();
+    assert_eq!(
+        (m.store_id, m.seq, m.log_start, m.created_ns),
+        (0x1122_3344_5566_7788, 5, 1, 1_790_000_000_000_000_000)
+    );
+    let names: Vec<(&str, u64)> = m.entries.iter().map(|e| (e.name.as_str(), e.size)).collect();
+    assert_eq!(names, vec![("0000000001.seg", 65536), ("STORE", 8192)]);
+    assert_eq!(m.get("STORE").unwrap().sha256, sha256(b"store"));
+    let m = Manifest::decode(&read("with_snapshot")).unwrap();
+    assert_eq!((m.seq, m.entries.len()), (600, 6));
+    assert!(m.get("snapshots/snap-00000000000000000004.wfsnap").is_some());
+    assert!(Manifest::decode(&read("flipped_name")).unwrap_err().contains("CRC"));
+    assert!(Manifest::decode(&read("huge_count")).unwrap_err().contains("cut short"));
+    assert!(Manifest::decode(&read("traversal")).unwrap_err().contains("not a name"));
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation, missing_docs)]
 
 mod async_api;
+mod backup;
 mod bench;
 mod cli;
 mod cli_state;
