@@ -155,17 +155,7 @@ fn build(
         entries.push(Entry { name: item.name.clone(), size, sha256 });
     }
     drop(lifecycle);
-    if !store.is_writable() {
-        plan::check_unchanged(store, &plan)?;
-    }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    let manifest = Manifest {
-        store_id: plan.store_id,
-        seq: plan.seq,
-        log_start: plan.log_start,
-        created_ns: io_util::now_ns(),
-        entries,
-    };
+    let manifest = plan::manifest(store, &plan, entries)?;
     disk.write_atomic(staging, MANIFEST_FILE, &manifest.encode())?;
     if staging.join(SNAPSHOT_DIR).exists() {
         disk.sync_dir(&staging.join(SNAPSHOT_DIR))?;

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::manifest::{Entry, Manifest};
 use crate::audit::{self, AUDIT_FILE, Action, RECORD_BYTES};
 use crate::disk::Disk;
 use crate::error::{Error, Result};
@@ -179,4 +180,20 @@ fn read_if_there(disk: &Disk, path: &Path, max: u64) -> Result<Option<Vec<u8>>> 
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The manifest of the copied `entries` (sorted by name), once the copy is known to be of
+/// one history (`check_unchanged` for a read-only handle). The lifecycle lock is released.
+pub(crate) fn manifest(store: &Store, plan: &Plan, mut entries: Vec<Entry>) -> Result<Manifest> {
+    if !store.is_writable() {
+        check_unchanged(store, plan)?;
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Manifest {
+        store_id: plan.store_id,
+        seq: plan.seq,
+        log_start: plan.log_start,
+        created_ns: crate::io_util::now_ns(),
+        entries,
+    })
 }

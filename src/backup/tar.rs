@@ -153,17 +153,7 @@ fn write(
         entries.push(Entry { name: item.name.clone(), size: len, sha256: hashing.hasher.finalize().into() });
     }
     drop(lifecycle);
-    if !store.is_writable() {
-        plan::check_unchanged(store, &plan)?;
-    }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    let manifest = Manifest {
-        store_id: plan.store_id,
-        seq: plan.seq,
-        log_start: plan.log_start,
-        created_ns: io_util::now_ns(),
-        entries,
-    };
+    let manifest = plan::manifest(store, &plan, entries)?;
     let bytes = manifest.encode();
     builder
         .append_data(&mut header(bytes.len() as u64, mtime), MANIFEST_FILE, &bytes[..])
