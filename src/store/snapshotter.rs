@@ -46,13 +46,17 @@ impl Snapshotter {
 
 fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, retention: Option<Retention>, stop: &Receiver<()>) {
     super::housekeeper::lower_priority();
+    // Under the lifecycle lock, epoch first: a purge that ran before this recovery is in
+    // the state; one after it moves the epoch and the first tick recovers again.
+    let lifecycle = shared.lifecycle.lock();
+    let mut epoch = shared.state_epoch.load(Ordering::Acquire);
     let (mut follower, rec) = match state::recover_state(shared, shared.durable.durable()) {
         Ok(s) => s,
         Err(e) => return shared.warn(format!("snapshotter could not recover the state: {e}")),
     };
+    drop(lifecycle);
     // Events since the newest snapshot count toward the next one, even those replayed here.
     let mut last_snap = rec.snapshot.map_or(0, |i| i.seq);
-    let mut epoch = shared.state_epoch.load(Ordering::Acquire);
     let mut last_time = Instant::now();
     loop {
         let stopping = !matches!(stop.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
