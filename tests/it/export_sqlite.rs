@@ -71,7 +71,8 @@ fn dump(db: &Path) -> Vec<(String, Vec<Vec<String>>)> {
     .collect()
 }
 
-fn rows(conn: &Connection, sql: &str) -> Vec<Vec<String>> {
+/// The rows `sql` returns, every value as text (NULL as `NULL`).
+pub fn rows(conn: &Connection, sql: &str) -> Vec<Vec<String>> {
     let mut stmt = conn.prepare(sql).unwrap();
     let n = stmt.column_count();
     stmt.query_map([], |r| {

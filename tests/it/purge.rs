@@ -348,16 +348,6 @@ fn power_loss_at_every_purge_step_leaves_the_old_store_or_the_purged_one() {
     assert!(olds > 0 && news > 0, "old {olds}, new {news}");
 }
 
-/// A copy of the store directory `from` at `to` (flat files and `snapshots/`).
-fn copy_store(from: &Path, to: &Path) {
-    for f in files_under(from) {
-        let rel = f.strip_prefix(from).unwrap();
-        let dest = to.join(rel);
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(&f, &dest).unwrap();
-    }
-}
-
 /// An I/O error at every operation a purge performs, of every kind (the Nth write, sync,
 /// rename, remove, ...; the disk stays dead after it): the purge reports the error, and the
 /// store reopened on a healthy disk is the old one (a purge then completes) or the purged
@@ -389,7 +379,7 @@ fn an_io_error_at_every_purge_operation_leaves_the_old_store_or_the_purged_one()
     let faults = Arc::new(Faults::new());
     let opts = OpenOptions { snapshots: None, disk: Disk::hooked(faults.clone()), ..OpenOptions::default() };
     let probe = scratch.path().join("probe");
-    copy_store(&pristine, &probe);
+    crate::util::copy_dir(&pristine, &probe);
     let store = open_with(&probe, &opts).unwrap();
     faults.set(None);
     store.purge_user(USERS[0]).unwrap();
@@ -402,7 +392,7 @@ fn an_io_error_at_every_purge_operation_leaves_the_old_store_or_the_purged_one()
     for &(kind, count) in &counts {
         for nth in 1..=count {
             let at = scratch.path().join(format!("{kind:?}-{nth}"));
-            copy_store(&pristine, &at);
+            crate::util::copy_dir(&pristine, &at);
             let faults = Arc::new(Faults::new());
             let opts =
                 OpenOptions { snapshots: None, disk: Disk::hooked(faults.clone()), ..OpenOptions::default() };

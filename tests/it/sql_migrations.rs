@@ -40,22 +40,7 @@ fn all_rows(conn: &Connection) -> Vec<(String, Vec<String>)> {
     let names: Vec<String> = tables.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     let mut out = Vec::new();
     for name in names {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{name}\" ORDER BY rowid")).unwrap();
-        let n = stmt.column_count();
-        let rows: Vec<Vec<String>> = stmt
-            .query_map([], |r| {
-                Ok((0..n)
-                    .map(|i| match r.get_ref(i).unwrap() {
-                        ValueRef::Null => "NULL".to_owned(),
-                        ValueRef::Integer(v) => v.to_string(),
-                        ValueRef::Real(v) => v.to_string(),
-                        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
-                    })
-                    .collect())
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let rows = crate::export_sqlite::rows(conn, &format!("SELECT * FROM \"{name}\" ORDER BY rowid"));
         out.extend(rows.into_iter().map(|r| (name.clone(), r)));
     }
     out
@@ -65,17 +50,8 @@ fn open_ro_db(db: &Path) -> Connection {
     Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
 }
 
-/// Tables of schema version 2 (all of them keep their rows in the good migrations).
-const V2_TABLES: &[&str] = &[
-    "schema_version",
-    "export_state",
-    "users",
-    "sessions",
-    "events",
-    "energy_contributions",
-    "snapshots",
-    "audit_log",
-];
+/// Tables of schema version 2: what migration 3 declares it keeps the rows of.
+const V2_TABLES: &[&str] = MIGRATIONS[2].keeps_rows;
 
 /// Runs `list` on a copy of the v1 fixture; returns the error text. Asserts the failure
 /// left the database byte-identical, no journal behind, and the backup kept at version 1.

@@ -40,6 +40,18 @@ pub struct Migration {
 const V1_TABLES: [&str; 7] =
     ["schema_version", "export_state", "users", "sessions", "events", "energy_contributions", "snapshots"];
 
+/// The tables of schema version 2: version 1's and `audit_log`.
+const V2_TABLES: [&str; 8] = [
+    "schema_version",
+    "export_state",
+    "users",
+    "sessions",
+    "events",
+    "energy_contributions",
+    "snapshots",
+    "audit_log",
+];
+
 /// Every migration, oldest first; the last one's version is `SCHEMA_VERSION`.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -60,16 +72,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         description: "audit log: the store's purge, backup, restore and retention records",
         sql: include_str!("../../../schemas/migrations/0003_audit_log_lifecycle.sql"),
-        keeps_rows: &[
-            "schema_version",
-            "export_state",
-            "users",
-            "sessions",
-            "events",
-            "energy_contributions",
-            "snapshots",
-            "audit_log",
-        ],
+        keeps_rows: &V2_TABLES,
         changes_rows: &[],
     },
 ];
