@@ -123,21 +123,6 @@ pub(crate) struct Shared {
     published: tokio::sync::Notify,
 }
 
-/// Where one frame lies (`Store::locate`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FramePlace {
-    /// Index of its segment in the list searched.
-    pub segment: usize,
-    /// Its offset in that segment.
-    pub at: usize,
-    /// Its length (header and body).
-    pub len: usize,
-    /// Its position in its batch (0 = first).
-    pub position: u32,
-    /// Whether more frames of its batch follow.
-    pub continues: bool,
-}
-
 /// Counts and sizes, as `stats` prints them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -530,7 +515,11 @@ impl Store {
 
     /// Where the frame of `seq` lies in `segments` (a list `segments()` returned); `None`
     /// when `seq` is not in the committed log.
-    pub(crate) fn locate(&self, segments: &Arc<Vec<Arc<Segment>>>, seq: u64) -> Result<Option<FramePlace>> {
+    pub(crate) fn locate(
+        &self,
+        segments: &Arc<Vec<Arc<Segment>>>,
+        seq: u64,
+    ) -> Result<Option<read::FramePlace>> {
         read::locate(&self.shared, segments, seq)
     }
 

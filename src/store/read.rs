@@ -88,6 +88,21 @@ pub(super) fn binding_of(shared: &Arc<Shared>, seq: u64) -> Result<Option<Bindin
     Ok(Some(Binding { salt: seg.header.salt, crc: f.crc }))
 }
 
+/// Where one frame lies (`Store::locate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FramePlace {
+    /// Index of its segment in the list searched.
+    pub segment: usize,
+    /// Its offset in that segment.
+    pub at: usize,
+    /// Its length (header and body).
+    pub len: usize,
+    /// Its position in its batch (0 = first).
+    pub position: u32,
+    /// Whether more frames of its batch follow.
+    pub continues: bool,
+}
+
 /// Where the frame of `seq` lies: a segment of `segments` (the list the caller holds) and
 /// that frame's offset, with the frame's length, batch position and continues bit. `None`
 /// when `seq` is not in the committed log.
@@ -95,7 +110,7 @@ pub(super) fn locate(
     shared: &Arc<Shared>,
     segments: &Arc<Vec<Arc<Segment>>>,
     seq: u64,
-) -> Result<Option<super::FramePlace>> {
+) -> Result<Option<FramePlace>> {
     if seq < shared.log_start() || seq > shared.last_seq() {
         return Ok(None);
     }
@@ -108,13 +123,7 @@ pub(super) fn locate(
     };
     let (i, at) = it.seek()?;
     let f = segments[i].frame_at(at, seq)?;
-    Ok(Some(super::FramePlace {
-        segment: i,
-        at,
-        len: f.len(),
-        position: f.position(),
-        continues: f.continues(),
-    }))
+    Ok(Some(FramePlace { segment: i, at, len: f.len(), position: f.position(), continues: f.continues() }))
 }
 
 /// Iterator over a seq range.

@@ -229,8 +229,11 @@ fn rewrite(disk: &Disk, dir: &Path, store_id: u64, no: u64, entries: &[&Entry]) 
     })?;
     let len = file.metadata().ctx("stat", &path)?.len();
     let key = SaltKey::new(header.salt);
+    let mut bytes = Vec::new();
     for e in entries {
-        let mut bytes = vec![0u8; FRAME_HEADER_BYTES + e.body_len as usize];
+        // One buffer for every tombstone: sealed over zeros each time.
+        bytes.clear();
+        bytes.resize(FRAME_HEADER_BYTES + e.body_len as usize, 0);
         if u64::from(e.offset) + bytes.len() as u64 > len {
             return Err(Error::corrupt(
                 &path,
