@@ -58,13 +58,22 @@ pub fn list(store_dir: &Path) -> Result<Vec<SnapshotInfo>> {
     for entry in entries {
         let entry = entry.ctx("list", &dir)?;
         let Some(seq) = entry.file_name().to_str().and_then(parse_name) else { continue };
-        let path = entry.path();
-        disk::check_regular(&path)?;
-        let bytes = entry.metadata().ctx("stat", &path)?.len();
-        out.push(SnapshotInfo { seq, path, bytes });
+        out.extend(info_of(entry.path(), seq)?);
     }
     out.sort_by_key(|s| s.seq);
     Ok(out)
+}
+
+/// One listed snapshot; `None` when it is gone already: a writer beside a read-only open
+/// prunes old snapshots between its listing and its stat.
+fn info_of(path: PathBuf, seq: u64) -> Result<Option<SnapshotInfo>> {
+    let gone =
+        |e: &Error| matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
+    match disk::check_regular(&path).and_then(|()| fs::metadata(&path).ctx("stat", &path)) {
+        Ok(meta) => Ok(Some(SnapshotInfo { seq, path, bytes: meta.len() })),
+        Err(e) if gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The header of a snapshot file, read without the rest: its seq is durable evidence even
@@ -110,4 +119,22 @@ pub fn prune(disk: &Disk, store_dir: &Path, keep: usize) -> Result<Vec<PathBuf>>
     let paths: Vec<PathBuf> = all[..excess].iter().map(|s| s.path.clone()).collect();
     remove(disk, store_dir, &paths)?;
     Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_pruned_between_listing_and_stat_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(file_name(7));
+        assert!(info_of(path.clone(), 7).unwrap().is_none());
+        fs::write(&path, b"x").unwrap();
+        let info = info_of(path.clone(), 7).unwrap().unwrap();
+        assert_eq!((info.seq, info.bytes), (7, 1));
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        assert!(info_of(path, 7).unwrap_err().to_string().contains("a directory"), "still refused");
+    }
 }

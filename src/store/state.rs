@@ -145,23 +145,15 @@ pub(super) fn recover_state(shared: &Arc<Shared>, upto: u64) -> Result<(EnergySt
     let started = Instant::now();
     let mut rec = StateRecovery::default();
     let mut state = EnergyState::default();
-    let last = shared.last_seq();
-    for info in snapshot::list(&shared.dir)?.into_iter().rev() {
-        if info.seq > last {
-            rec.skipped.push((info.path, format!("ahead of the log (seq {} > last seq {last})", info.seq)));
-            continue;
+    // A writer beside a read-only open prunes old snapshots after it publishes a new one:
+    // one that vanished since the listing is not damage, and a new listing has its successor.
+    for _ in 0..3 {
+        match newest_snapshot(shared, upto, &mut rec)? {
+            Base::Found(s) => state = s,
+            Base::Vanished => continue,
+            Base::None => {}
         }
-        if info.seq > upto || info.seq < shared.log_start() {
-            continue;
-        }
-        match load(shared, &info) {
-            Ok(s) => {
-                state = s;
-                rec.snapshot = Some(info);
-                break;
-            }
-            Err(why) => rec.skipped.push((info.path, why)),
-        }
+        break;
     }
     // After retention the log alone cannot rebuild a state: a snapshot is the base.
     let start = shared.log_start();
@@ -172,6 +164,37 @@ pub(super) fn recover_state(shared: &Arc<Shared>, upto: u64) -> Result<(EnergySt
     rec.replayed = replay(shared, &mut state, upto)?;
     rec.elapsed = started.elapsed();
     Ok((state, rec))
+}
+
+enum Base {
+    Found(EnergyState),
+    /// One that was listed is gone: the listing is stale.
+    Vanished,
+    None,
+}
+
+/// The newest snapshot at or before `upto` that loads; the skipped ones go into `rec`.
+fn newest_snapshot(shared: &Arc<Shared>, upto: u64, rec: &mut StateRecovery) -> Result<Base> {
+    let last = shared.last_seq();
+    rec.skipped.clear();
+    for info in snapshot::list(&shared.dir)?.into_iter().rev() {
+        if info.seq > last {
+            rec.skipped.push((info.path, format!("ahead of the log (seq {} > last seq {last})", info.seq)));
+            continue;
+        }
+        if info.seq > upto || info.seq < shared.log_start() {
+            continue;
+        }
+        match load(shared, &info) {
+            Ok(s) => {
+                rec.snapshot = Some(info);
+                return Ok(Base::Found(s));
+            }
+            Err(_) if !info.path.exists() => return Ok(Base::Vanished),
+            Err(why) => rec.skipped.push((info.path, why)),
+        }
+    }
+    Ok(Base::None)
 }
 
 /// Applies the events after `state.last_seq` up to `upto`; returns how many.
