@@ -123,6 +123,7 @@ pub fn prune(disk: &Disk, store_dir: &Path, keep: usize) -> Result<Vec<PathBuf>>
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
