@@ -27,12 +27,17 @@ struct RecordRef<'a> {
     body: &'a EventBody,
 }
 
+/// A record body with its ids borrowed from the bytes (`decode_ref`).
 #[derive(Deserialize)]
-struct RecordV1 {
-    frame: u64,
-    session: Id,
-    user: Id,
-    body: EventBody,
+pub(crate) struct BodyRef<'a> {
+    /// The render frame.
+    pub frame: u64,
+    /// The session id, checked as an [`Id`].
+    pub session: &'a str,
+    /// The user id, checked as an [`Id`].
+    pub user: &'a str,
+    /// The typed body.
+    pub body: EventBody,
 }
 
 /// Why a body could not be encoded into the space given.
@@ -74,15 +79,25 @@ fn record_ref(event: &Event) -> RecordRef<'_> {
 
 /// Decodes a record body into an event with the frame header's timestamp.
 pub fn decode(ts_ns: i64, bytes: &[u8]) -> Result<Event, String> {
+    let r = decode_ref(bytes)?;
+    let (session, user) = (Id::from_checked(r.session), Id::from_checked(r.user));
+    Ok(Event { ts_ns, frame: r.frame, session, user, body: r.body })
+}
+
+/// Decodes a record body with its ids borrowed: what replay applies. Accepts exactly
+/// what `decode` accepts.
+pub(crate) fn decode_ref(bytes: &[u8]) -> Result<BodyRef<'_>, String> {
     let (version, used) = decode_version(bytes)?;
     let rest = &bytes[used..];
     match version {
         1 => {
-            let (r, used): (RecordV1, usize) = decode_part(rest)?;
+            let (r, used): (BodyRef<'_>, usize) = decode_part(rest)?;
             if used != rest.len() {
                 return Err(format!("{} trailing bytes", rest.len() - used));
             }
-            Ok(Event { ts_ns, frame: r.frame, session: r.session, user: r.user, body: r.body })
+            Id::check(r.session).map_err(|e| e.to_string())?;
+            Id::check(r.user).map_err(|e| e.to_string())?;
+            Ok(r)
         }
         v => Err(format!("unsupported event schema version {v}")),
     }
@@ -142,4 +157,43 @@ pub fn decode_state(bytes: &[u8]) -> Result<EnergyState, String> {
         return Err(format!("{} trailing bytes after the state", bytes.len() - used));
     }
     Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::event::Energy;
+    use crate::event::body::EnergyUpdate;
+
+    /// A body as bincode writes it, with ids that need not be valid.
+    fn body(session: &str, user: &str) -> Vec<u8> {
+        let b = EventBody::EnergyUpdate(EnergyUpdate {
+            model: "m".into(),
+            tokens: 1,
+            delta: Energy::from_micros(5),
+        });
+        bincode::serde::encode_to_vec((EVENT_SCHEMA_VERSION, 7u64, session, user, &b), CONFIG).unwrap()
+    }
+
+    #[test]
+    fn ids_read_in_place_are_checked_as_ids_are() {
+        let good = body("s", "u");
+        let ok = decode_ref(&good).unwrap();
+        assert_eq!((ok.frame, ok.session, ok.user), (7, "s", "u"));
+        assert_eq!(decode(3, &body("s", "u")).unwrap().session.as_str(), "s");
+        let long = "x".repeat(ID_BYTES_MAX + 1);
+        for (session, user, why) in [
+            ("", "u", "id is empty"),
+            ("s", "a\nb", "id holds control character '\\n' at byte 1"),
+            (long.as_str(), "u", "id is 129 bytes, at most 128 allowed"),
+        ] {
+            let bytes = body(session, user);
+            assert_eq!(decode_ref(&bytes).err().as_deref(), Some(why));
+            assert_eq!(decode(0, &bytes).err().as_deref(), Some(why));
+        }
+        let mut trailing = body("s", "u");
+        trailing.push(0);
+        assert_eq!(decode_ref(&trailing).err().as_deref(), Some("1 trailing bytes"));
+    }
 }

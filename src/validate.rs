@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::event::{Event, EventBody, EventType};
+use crate::event::{EventBody, EventRef, EventType};
 use crate::snapshot::SnapshotInfo;
 use crate::state::EnergyState;
 use crate::store::Store;
@@ -81,19 +81,18 @@ pub fn validate(store: &Store) -> Result<ValidateReport> {
     snapshots.reverse();
     let mut state = base_state(store, &mut sessions)?;
     compare_snapshots(store, &state, &mut snapshots, &mut report);
-    for rec in store.iter(state.last_seq + 1..=u64::MAX) {
-        let rec = rec?;
+    // Ids are read in place, as replay reads them: no allocation per event.
+    store.for_each_ref(state.last_seq + 1..=u64::MAX, |seq, event| {
         report.events += 1;
-        let session = rec.event.session.as_str();
-        if !sessions.contains_key(session) {
-            sessions.insert(session.to_owned(), SessionCheck::default());
+        if !sessions.contains_key(event.session) {
+            sessions.insert(event.session.to_owned(), SessionCheck::default());
         }
-        if let Some(s) = sessions.get_mut(session) {
-            check_order(s, rec.seq, &rec.event, &mut report);
+        if let Some(s) = sessions.get_mut(event.session) {
+            check_order(s, seq, event, &mut report);
         }
-        state.apply(rec.seq, &rec.event);
+        state.apply_ref(seq, event);
         compare_snapshots(store, &state, &mut snapshots, &mut report);
-    }
+    })?;
     report.sessions = sessions.len();
     for (id, s) in &sessions {
         check_conservation(id, s, &state, &mut report);
@@ -130,17 +129,14 @@ fn base_state(store: &Store, sessions: &mut BTreeMap<String, SessionCheck>) -> R
 }
 
 /// Session order rules, and the independent energy sums.
-fn check_order(s: &mut SessionCheck, seq: u64, event: &Event, report: &mut ValidateReport) {
-    let is_start = event.event_type() == EventType::SessionStart;
+fn check_order(s: &mut SessionCheck, seq: u64, event: EventRef<'_>, report: &mut ValidateReport) {
+    let event_type = event.body.event_type();
+    let is_start = event_type == EventType::SessionStart;
     if is_start && s.started {
         report.push(seq, "session-start", format!("session {} started twice", event.session));
     }
     if !is_start && !s.started {
-        report.push(
-            seq,
-            "session-start",
-            format!("{} before session.start of {}", event.event_type(), event.session),
-        );
+        report.push(seq, "session-start", format!("{event_type} before session.start of {}", event.session));
     }
     if s.last_seq > 0 && event.ts_ns < s.last_ts {
         report.push(
@@ -160,7 +156,7 @@ fn check_order(s: &mut SessionCheck, seq: u64, event: &Event, report: &mut Valid
     s.last_ts = s.last_ts.max(event.ts_ns);
     s.last_frame = s.last_frame.max(event.frame);
     s.last_seq = seq;
-    match &event.body {
+    match event.body {
         EventBody::EnergyUpdate(u) => {
             let d = i128::from(u.delta.micros());
             s.total += d;

@@ -46,20 +46,36 @@ impl Id {
     }
 }
 
-impl TryFrom<String> for Id {
-    type Error = IdError;
-
-    fn try_from(text: String) -> Result<Id, IdError> {
+impl Id {
+    /// Checks that `text` would make a valid [`Id`], without copying it: replay reads ids
+    /// in place.
+    pub fn check(text: &str) -> Result<(), IdError> {
         match text.len() {
             0 => Err(IdError::Empty),
             bytes if bytes > ID_BYTES_MAX => Err(IdError::TooLong { bytes }),
             // Printable ASCII, the common case, holds no control character: skip decoding chars.
-            _ if text.bytes().all(|b| (0x20..0x7f).contains(&b)) => Ok(Id(text)),
+            _ if text.bytes().all(|b| (0x20..0x7f).contains(&b)) => Ok(()),
             _ => match text.char_indices().find(|(_, c)| c.is_control()) {
                 Some((at, ch)) => Err(IdError::Control { ch, at }),
-                None => Ok(Id(text)),
+                None => Ok(()),
             },
         }
+    }
+}
+
+impl Id {
+    /// An id of text `check` accepted.
+    pub(crate) fn from_checked(text: &str) -> Id {
+        debug_assert_eq!(Id::check(text), Ok(()));
+        Id(text.to_owned())
+    }
+}
+
+impl TryFrom<String> for Id {
+    type Error = IdError;
+
+    fn try_from(text: String) -> Result<Id, IdError> {
+        Id::check(&text).map(|()| Id(text))
     }
 }
 

@@ -55,6 +55,28 @@ impl Event {
     pub const fn event_type(&self) -> EventType {
         self.body.event_type()
     }
+
+    /// The event, borrowed.
+    pub(crate) fn as_ref(&self) -> EventRef<'_> {
+        EventRef {
+            ts_ns: self.ts_ns,
+            frame: self.frame,
+            session: self.session.as_str(),
+            user: self.user.as_str(),
+            body: &self.body,
+        }
+    }
+}
+
+/// An event whose ids are borrowed, e.g. from the mapped log: what the state applies, so
+/// replay decodes no id into an allocation. The ids are checked as [`Id`]s are.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventRef<'a> {
+    pub ts_ns: i64,
+    pub frame: u64,
+    pub session: &'a str,
+    pub user: &'a str,
+    pub body: &'a EventBody,
 }
 
 #[cfg(test)]

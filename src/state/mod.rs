@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 pub use self::session::SessionState;
 pub use self::user::UserState;
 use crate::codec;
-use crate::event::Event;
+use crate::event::{Event, EventRef};
 
 /// The state of everything: sessions and users, and the last seq applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,22 +37,27 @@ impl EnergyState {
     /// Applies the event with this seq. Never fails and never panics: validation of order
     /// and conservation is `validate`'s job.
     pub fn apply(&mut self, seq: u64, event: &Event) {
+        self.apply_ref(seq, event.as_ref());
+    }
+
+    /// `apply` of an event whose ids are borrowed (replay reads them in place).
+    pub(crate) fn apply_ref(&mut self, seq: u64, event: EventRef<'_>) {
         self.last_seq = seq;
-        let (sid, uid) = (event.session.as_str(), event.user.as_str());
+        let (sid, uid) = (event.session, event.user);
         // get_mut first: the key is allocated once per session, not once per event.
         match self.sessions.get_mut(sid) {
-            Some(s) => s.apply(seq, event),
+            Some(s) => s.apply_ref(seq, event),
             None => {
                 let mut s = SessionState::new(uid, seq);
-                s.apply(seq, event);
+                s.apply_ref(seq, event);
                 self.sessions.insert(sid.to_owned(), s);
             }
         }
         match self.users.get_mut(uid) {
-            Some(u) => u.apply(event),
+            Some(u) => u.apply_body(event.body),
             None => {
                 let mut u = UserState::default();
-                u.apply(event);
+                u.apply_body(event.body);
                 self.users.insert(uid.to_owned(), u);
             }
         }

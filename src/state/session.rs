@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventBody};
+use crate::event::{Event, EventBody, EventRef};
 
 /// Everything the events of one session add up to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,14 +165,18 @@ impl SessionState {
 
     /// Applies one event of this session. Counters saturate; sums are `i128`.
     pub fn apply(&mut self, seq: u64, event: &Event) {
-        self.last_seq = seq;
-        self.events = self.events.saturating_add(1);
-        bump(&mut self.by_type, event.event_type().as_str());
-        self.apply_frame(event);
-        self.apply_body(&event.body);
+        self.apply_ref(seq, event.as_ref());
     }
 
-    fn apply_frame(&mut self, event: &Event) {
+    pub(crate) fn apply_ref(&mut self, seq: u64, event: EventRef<'_>) {
+        self.last_seq = seq;
+        self.events = self.events.saturating_add(1);
+        bump(&mut self.by_type, event.body.event_type().as_str());
+        self.apply_frame(event);
+        self.apply_body(event.body);
+    }
+
+    fn apply_frame(&mut self, event: EventRef<'_>) {
         let f = &mut self.frame;
         if f.frames == 0 || event.frame > f.last_frame {
             f.frames = f.frames.saturating_add(1);

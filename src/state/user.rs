@@ -29,11 +29,16 @@ pub struct UserState {
 impl UserState {
     /// Applies one event of this user.
     pub fn apply(&mut self, event: &Event) {
+        self.apply_body(&event.body);
+    }
+
+    /// Applies the body of one event of this user.
+    pub(crate) fn apply_body(&mut self, body: &EventBody) {
         self.events = self.events.saturating_add(1);
-        if let Some(d) = event.body.energy_delta() {
+        if let Some(d) = body.energy_delta() {
             self.energy += i128::from(d.micros());
         }
-        match &event.body {
+        match body {
             EventBody::SessionStart(_) => self.sessions_started = self.sessions_started.saturating_add(1),
             EventBody::SessionEnd(_) => self.sessions_ended = self.sessions_ended.saturating_add(1),
             EventBody::UserPrompt(_) => self.prompts = self.prompts.saturating_add(1),

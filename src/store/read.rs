@@ -9,7 +9,8 @@ use parking_lot::MappedRwLockReadGuard;
 use super::{Shared, Store};
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, EventRef};
+use crate::frame::Frame;
 use crate::index::SegmentIndex;
 use crate::index::file as index_file;
 use crate::segment::Segment;
@@ -34,6 +35,16 @@ impl Store {
     /// Records with seqs in `range` (clamped to what is stored), in order.
     pub fn iter(&self, range: RangeInclusive<u64>) -> RecordIter {
         iter(&self.shared, range)
+    }
+
+    /// `f` with each event in `range`, in order, its ids borrowed from the log (what replay
+    /// and `validate` run: no allocation per id). Returns how many.
+    pub(crate) fn for_each_ref(
+        &self,
+        range: RangeInclusive<u64>,
+        f: impl FnMut(u64, EventRef<'_>),
+    ) -> Result<u64> {
+        for_each_ref(&self.shared, range, f)
     }
 
     /// One session's records, in seq order, found through the sidecar indexes.
@@ -73,6 +84,27 @@ pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIt
         end,
         pos: None,
     }
+}
+
+/// Calls `apply` with each event in `range` (clamped as `iter` clamps it), in order, its
+/// ids borrowed from the log: what replay runs, so it allocates no id. Returns how many.
+pub(super) fn for_each_ref(
+    shared: &Arc<Shared>,
+    range: RangeInclusive<u64>,
+    mut apply: impl FnMut(u64, EventRef<'_>),
+) -> Result<u64> {
+    let mut it = iter(shared, range);
+    let mut n = 0;
+    while it.next <= it.end {
+        let Some(f) = it.step_frame()? else { continue };
+        let r = codec::decode_ref(f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
+        apply(
+            f.seq,
+            EventRef { ts_ns: f.ts_ns, frame: r.frame, session: r.session, user: r.user, body: &r.body },
+        );
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// What a snapshot of the state after seq `seq` binds to: the salt of the segment holding
@@ -156,21 +188,23 @@ impl Iterator for RecordIter {
 }
 
 impl RecordIter {
-    /// Reads the frame of `self.next` and moves past it; `None` for a tombstone.
+    /// Reads the record of `self.next` and moves past it; `None` for a tombstone.
     fn step(&mut self) -> Result<Option<Record>> {
+        let Some(f) = self.step_frame()? else { return Ok(None) };
+        let event = codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
+        Ok(Some(Record { seq: f.seq, event }))
+    }
+
+    /// Reads the frame of `self.next` and moves past it; `None` for a tombstone.
+    fn step_frame(&mut self) -> Result<Option<Frame<'_>>> {
         let (i, at) = match self.pos {
             Some((i, at)) if self.starts_in(i + 1) != Some(self.next) => (i, at),
             _ => self.seek()?,
         };
-        let seg = &self.segments[i];
-        let f = seg.frame_at(at, self.next)?;
+        let f = self.segments[i].frame_at(at, self.next)?;
         self.pos = Some((i, at + f.len()));
         self.next += 1;
-        if f.purged() {
-            return Ok(None);
-        }
-        let event = codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
-        Ok(Some(Record { seq: f.seq, event }))
+        Ok((!f.purged()).then_some(f))
     }
 
     fn starts_in(&self, i: usize) -> Option<u64> {

@@ -199,13 +199,7 @@ fn newest_snapshot(shared: &Arc<Shared>, upto: u64, rec: &mut StateRecovery) -> 
 
 /// Applies the events after `state.last_seq` up to `upto`; returns how many.
 pub(super) fn replay(shared: &Arc<Shared>, state: &mut EnergyState, upto: u64) -> Result<u64> {
-    let mut n = 0;
-    for rec in read::iter(shared, state.last_seq + 1..=upto) {
-        let rec = rec?;
-        state.apply(rec.seq, &rec.event);
-        n += 1;
-    }
-    Ok(n)
+    read::for_each_ref(shared, state.last_seq + 1..=upto, |seq, event| state.apply_ref(seq, event))
 }
 
 /// Loads one snapshot and checks everything: format, store, seq, state hash, and that it
