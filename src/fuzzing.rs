@@ -75,6 +75,15 @@ pub fn record_body(data: &[u8]) {
         assert_eq!(codec::decode(0, &buf[..n]).as_ref(), Ok(&event), "body round trip");
     }
     let _ = codec::decode_session(data);
+    // Replay's hand decoder accepts exactly what bincode accepts, and reads the same values.
+    match (codec::decode_view(data), codec::decode(0, data)) {
+        (Ok(v), Ok(e)) => {
+            assert_eq!((v.frame, v.session, v.user), (e.frame, e.session.as_str(), e.user.as_str()));
+            assert_eq!(v.body, e.body.view(), "view of the body");
+        }
+        (Err(()), Err(_)) => {}
+        (v, e) => panic!("replay decoder {v:?} but bincode {e:?}"),
+    }
 }
 
 /// The snapshot decoder (bounded zstd) and the state decoder behind it.

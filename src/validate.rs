@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::event::{EventBody, EventRef, EventType};
+use crate::event::{BodyView, EventRef, EventType};
 use crate::snapshot::SnapshotInfo;
 use crate::state::EnergyState;
 use crate::store::Store;
@@ -129,7 +129,7 @@ fn base_state(store: &Store, sessions: &mut BTreeMap<String, SessionCheck>) -> R
 }
 
 /// Session order rules, and the independent energy sums.
-fn check_order(s: &mut SessionCheck, seq: u64, event: EventRef<'_>, report: &mut ValidateReport) {
+fn check_order(s: &mut SessionCheck, seq: u64, event: &EventRef<'_>, report: &mut ValidateReport) {
     let event_type = event.body.event_type();
     let is_start = event_type == EventType::SessionStart;
     if is_start && s.started {
@@ -157,18 +157,18 @@ fn check_order(s: &mut SessionCheck, seq: u64, event: EventRef<'_>, report: &mut
     s.last_frame = s.last_frame.max(event.frame);
     s.last_seq = seq;
     match event.body {
-        EventBody::EnergyUpdate(u) => {
-            let d = i128::from(u.delta.micros());
+        BodyView::EnergyUpdate { model, delta, .. } => {
+            let d = i128::from(delta);
             s.total += d;
-            match s.by_model.get_mut(&u.model) {
+            match s.by_model.get_mut(model) {
                 Some(sum) => *sum += d,
                 None => {
-                    s.by_model.insert(u.model.clone(), d);
+                    s.by_model.insert(model.to_owned(), d);
                 }
             }
         }
-        EventBody::EnergyAmplification(a) => {
-            let d = i128::from(a.delta.micros());
+        BodyView::EnergyAmplification { delta, .. } => {
+            let d = i128::from(delta);
             s.total += d;
             s.amplification += d;
         }

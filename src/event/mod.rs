@@ -18,7 +18,8 @@ pub mod json;
 mod json_body;
 mod json_object;
 #[cfg(test)]
-mod samples;
+pub(crate) mod samples;
+mod view;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,7 @@ pub use hash::{HashParseError, Sha256Hex};
 pub use id::{Id, IdError};
 pub use json::{JsonError, data_json, parse_line, to_json_line};
 pub use json_object::RawObject;
+pub(crate) use view::BodyView;
 
 /// Version of the event body schema that this build writes.
 ///
@@ -63,20 +65,20 @@ impl Event {
             frame: self.frame,
             session: self.session.as_str(),
             user: self.user.as_str(),
-            body: &self.body,
+            body: self.body.view(),
         }
     }
 }
 
-/// An event whose ids are borrowed, e.g. from the mapped log: what the state applies, so
-/// replay decodes no id into an allocation. The ids are checked as [`Id`]s are.
-#[derive(Clone, Copy, Debug)]
+/// An event as the state applies it, borrowed, e.g. from the mapped log: replay decodes
+/// nothing into an allocation. The ids are checked as [`Id`]s are.
+#[derive(Clone, Debug)]
 pub(crate) struct EventRef<'a> {
     pub ts_ns: i64,
     pub frame: u64,
     pub session: &'a str,
     pub user: &'a str,
-    pub body: &'a EventBody,
+    pub body: BodyView<'a>,
 }
 
 #[cfg(test)]

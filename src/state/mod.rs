@@ -37,11 +37,11 @@ impl EnergyState {
     /// Applies the event with this seq. Never fails and never panics: validation of order
     /// and conservation is `validate`'s job.
     pub fn apply(&mut self, seq: u64, event: &Event) {
-        self.apply_ref(seq, event.as_ref());
+        self.apply_ref(seq, &event.as_ref());
     }
 
     /// `apply` of an event whose ids are borrowed (replay reads them in place).
-    pub(crate) fn apply_ref(&mut self, seq: u64, event: EventRef<'_>) {
+    pub(crate) fn apply_ref(&mut self, seq: u64, event: &EventRef<'_>) {
         self.last_seq = seq;
         let (sid, uid) = (event.session, event.user);
         // get_mut first: the key is allocated once per session, not once per event.
@@ -54,10 +54,10 @@ impl EnergyState {
             }
         }
         match self.users.get_mut(uid) {
-            Some(u) => u.apply_body(event.body),
+            Some(u) => u.apply_body(&event.body),
             None => {
                 let mut u = UserState::default();
-                u.apply_body(event.body);
+                u.apply_body(&event.body);
                 self.users.insert(uid.to_owned(), u);
             }
         }

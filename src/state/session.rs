@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventBody, EventRef};
+use crate::event::{BodyView, Event, EventRef};
 
 /// Everything the events of one session add up to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,18 +165,18 @@ impl SessionState {
 
     /// Applies one event of this session. Counters saturate; sums are `i128`.
     pub fn apply(&mut self, seq: u64, event: &Event) {
-        self.apply_ref(seq, event.as_ref());
+        self.apply_ref(seq, &event.as_ref());
     }
 
-    pub(crate) fn apply_ref(&mut self, seq: u64, event: EventRef<'_>) {
+    pub(crate) fn apply_ref(&mut self, seq: u64, event: &EventRef<'_>) {
         self.last_seq = seq;
         self.events = self.events.saturating_add(1);
         bump(&mut self.by_type, event.body.event_type().as_str());
         self.apply_frame(event);
-        self.apply_body(event.body);
+        self.apply_body(&event.body);
     }
 
-    fn apply_frame(&mut self, event: EventRef<'_>) {
+    fn apply_frame(&mut self, event: &EventRef<'_>) {
         let f = &mut self.frame;
         if f.frames == 0 || event.frame > f.last_frame {
             f.frames = f.frames.saturating_add(1);
@@ -189,87 +189,91 @@ impl SessionState {
         f.last_ts_ns = f.last_ts_ns.max(event.ts_ns);
     }
 
-    fn apply_body(&mut self, body: &EventBody) {
+    fn apply_body(&mut self, body: &BodyView<'_>) {
         let ctx = &mut self.context;
         match body {
-            EventBody::SessionStart(b) => {
+            BodyView::SessionStart { app_version, models } => {
                 ctx.started = true;
-                ctx.app_version.clone_from(&b.app_version);
-                ctx.models.clone_from(&b.models);
-                ctx.active_models = sorted(b.models.clone());
+                (*app_version).clone_into(&mut ctx.app_version);
+                ctx.models = owned(models);
+                ctx.active_models = sorted(owned(models));
             }
-            EventBody::SessionEnd(b) => ctx.ended = Some(b.reason.clone()),
-            EventBody::SystemStartup(b) => ctx.system_version = Some(b.version.clone()),
-            EventBody::SystemShutdown(b) => ctx.shutdown_clean = Some(b.clean),
-            EventBody::SystemHealth(b) => {
+            BodyView::SessionEnd { reason } => ctx.ended = Some((*reason).to_owned()),
+            BodyView::SystemStartup { version } => ctx.system_version = Some((*version).to_owned()),
+            BodyView::SystemShutdown { clean } => ctx.shutdown_clean = Some(*clean),
+            BodyView::SystemHealth { cpu_pct, mem_mb, frame_time_us } => {
                 let p = &mut self.performance;
                 p.reports = p.reports.saturating_add(1);
-                (p.cpu_pct, p.mem_mb, p.frame_time_us) = (b.cpu_pct, b.mem_mb, b.frame_time_us);
-                p.max_frame_time_us = p.max_frame_time_us.max(b.frame_time_us);
-                p.sum_frame_time_us = p.sum_frame_time_us.saturating_add(u64::from(b.frame_time_us));
+                (p.cpu_pct, p.mem_mb, p.frame_time_us) = (*cpu_pct, *mem_mb, *frame_time_us);
+                p.max_frame_time_us = p.max_frame_time_us.max(*frame_time_us);
+                p.sum_frame_time_us = p.sum_frame_time_us.saturating_add(u64::from(*frame_time_us));
             }
-            EventBody::EnergyUpdate(b) => {
-                let d = b.delta.micros();
+            BodyView::EnergyUpdate { model, tokens, delta } => {
+                let d = *delta;
                 self.energy_total += i128::from(d);
-                *slot(&mut self.by_model, &b.model) += i128::from(d);
+                *slot(&mut self.by_model, model) += i128::from(d);
                 let m = &mut self.metrics;
                 m.updates = m.updates.saturating_add(1);
-                let tokens = slot(&mut m.tokens_by_model, &b.model);
-                *tokens = tokens.saturating_add(u64::from(b.tokens));
+                let t = slot(&mut m.tokens_by_model, model);
+                *t = t.saturating_add(u64::from(*tokens));
                 m.peak_delta = if m.updates == 1 { d } else { m.peak_delta.max(d) };
             }
-            EventBody::EnergyAmplification(b) => {
-                let d = i128::from(b.delta.micros());
+            BodyView::EnergyAmplification { factor, delta } => {
+                let d = i128::from(*delta);
                 self.energy_total += d;
                 self.amplification += d;
                 self.metrics.amplifications = self.metrics.amplifications.saturating_add(1);
-                self.metrics.last_factor = b.factor.micros();
+                self.metrics.last_factor = *factor;
             }
-            EventBody::EnergyPattern(b) => {
-                let p = slot(&mut self.patterns.energy, &b.pattern);
+            BodyView::EnergyPattern { pattern, intensity } => {
+                let p = slot(&mut self.patterns.energy, pattern);
                 p.count = p.count.saturating_add(1);
-                p.last_intensity = b.intensity.micros();
-                p.sum_intensity += i128::from(b.intensity.micros());
+                p.last_intensity = *intensity;
+                p.sum_intensity += i128::from(*intensity);
             }
-            EventBody::PatternInterference(b) => {
-                couple(&mut self.patterns.interference, &b.models, b.strength.micros())
+            BodyView::PatternInterference { models, strength } => {
+                couple(&mut self.patterns.interference, models, *strength)
             }
-            EventBody::PatternResonance(b) => {
-                couple(&mut self.patterns.resonance, &b.models, b.strength.micros())
+            BodyView::PatternResonance { models, strength } => {
+                couple(&mut self.patterns.resonance, models, *strength)
             }
-            EventBody::UserPrompt(b) => {
+            BodyView::UserPrompt { chars } => {
                 ctx.prompts = ctx.prompts.saturating_add(1);
-                ctx.prompt_chars = ctx.prompt_chars.saturating_add(u64::from(b.chars));
+                ctx.prompt_chars = ctx.prompt_chars.saturating_add(u64::from(*chars));
             }
-            EventBody::UserAction(_) => ctx.actions = ctx.actions.saturating_add(1),
-            EventBody::UserPreference(_) => {}
-            EventBody::AiOutput(b) => {
+            BodyView::UserAction => ctx.actions = ctx.actions.saturating_add(1),
+            BodyView::UserPreference { .. } => {}
+            BodyView::AiOutput { tokens, latency_us } => {
                 ctx.outputs = ctx.outputs.saturating_add(1);
-                ctx.output_tokens = ctx.output_tokens.saturating_add(u64::from(b.tokens));
-                ctx.output_latency_us = ctx.output_latency_us.saturating_add(b.latency_us);
+                ctx.output_tokens = ctx.output_tokens.saturating_add(u64::from(*tokens));
+                ctx.output_latency_us = ctx.output_latency_us.saturating_add(*latency_us);
             }
-            EventBody::AiModelChange(b) => {
+            BodyView::AiModelChange { from, to } => {
                 ctx.model_changes = ctx.model_changes.saturating_add(1);
-                if let Some(from) = &b.from {
+                if let Some(from) = from {
                     ctx.active_models.retain(|m| m != from);
                 }
-                if !ctx.active_models.contains(&b.to) {
-                    ctx.active_models.push(b.to.clone());
+                if !ctx.active_models.iter().any(|m| m == to) {
+                    ctx.active_models.push((*to).to_owned());
                     ctx.active_models.sort();
                 }
             }
-            EventBody::AiError(b) => {
+            BodyView::AiError { code } => {
                 ctx.errors = ctx.errors.saturating_add(1);
-                ctx.last_error = Some(b.code.clone());
+                ctx.last_error = Some((*code).to_owned());
             }
         }
     }
 }
 
-fn couple(c: &mut Coupling, models: &[String], strength: i64) {
+fn couple(c: &mut Coupling, models: &[&str], strength: i64) {
     c.count = c.count.saturating_add(1);
     c.sum_strength += i128::from(strength);
-    c.last_models = models.to_vec();
+    c.last_models = owned(models);
+}
+
+fn owned(v: &[&str]) -> Vec<String> {
+    v.iter().map(|&m| m.to_owned()).collect()
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {

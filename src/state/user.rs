@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventBody};
+use crate::event::{BodyView, Event};
 
 /// A user's progress and preferences.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,22 +29,28 @@ pub struct UserState {
 impl UserState {
     /// Applies one event of this user.
     pub fn apply(&mut self, event: &Event) {
-        self.apply_body(&event.body);
+        self.apply_body(&event.body.view());
     }
 
     /// Applies the body of one event of this user.
-    pub(crate) fn apply_body(&mut self, body: &EventBody) {
+    pub(crate) fn apply_body(&mut self, body: &BodyView<'_>) {
         self.events = self.events.saturating_add(1);
         if let Some(d) = body.energy_delta() {
-            self.energy += i128::from(d.micros());
+            self.energy += i128::from(d);
         }
         match body {
-            EventBody::SessionStart(_) => self.sessions_started = self.sessions_started.saturating_add(1),
-            EventBody::SessionEnd(_) => self.sessions_ended = self.sessions_ended.saturating_add(1),
-            EventBody::UserPrompt(_) => self.prompts = self.prompts.saturating_add(1),
-            EventBody::UserAction(_) => self.actions = self.actions.saturating_add(1),
-            EventBody::UserPreference(p) => {
-                self.preferences.insert(p.key.clone(), p.value.clone());
+            BodyView::SessionStart { .. } => self.sessions_started = self.sessions_started.saturating_add(1),
+            BodyView::SessionEnd { .. } => self.sessions_ended = self.sessions_ended.saturating_add(1),
+            BodyView::UserPrompt { .. } => self.prompts = self.prompts.saturating_add(1),
+            BodyView::UserAction => self.actions = self.actions.saturating_add(1),
+            BodyView::UserPreference { key, value } => {
+                // Allocate the key only when it is new.
+                match self.preferences.get_mut(*key) {
+                    Some(v) => (*value).clone_into(v),
+                    None => {
+                        self.preferences.insert((*key).to_owned(), (*value).to_owned());
+                    }
+                }
             }
             _ => {}
         }

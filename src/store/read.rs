@@ -42,7 +42,7 @@ impl Store {
     pub(crate) fn for_each_ref(
         &self,
         range: RangeInclusive<u64>,
-        f: impl FnMut(u64, EventRef<'_>),
+        f: impl FnMut(u64, &EventRef<'_>),
     ) -> Result<u64> {
         for_each_ref(&self.shared, range, f)
     }
@@ -91,16 +91,21 @@ pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIt
 pub(super) fn for_each_ref(
     shared: &Arc<Shared>,
     range: RangeInclusive<u64>,
-    mut apply: impl FnMut(u64, EventRef<'_>),
+    mut apply: impl FnMut(u64, &EventRef<'_>),
 ) -> Result<u64> {
     let mut it = iter(shared, range);
     let mut n = 0;
     while it.next <= it.end {
         let Some(f) = it.step_frame()? else { continue };
-        let r = codec::decode_ref(f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
+        let Ok(r) = codec::decode_view(f.body) else {
+            // The full decoder refuses it too, and says why.
+            let why =
+                codec::decode_ref(f.body).err().unwrap_or_else(|| "refused by the replay decoder".into());
+            return Err(Error::Decode { seq: f.seq, why });
+        };
         apply(
             f.seq,
-            EventRef { ts_ns: f.ts_ns, frame: r.frame, session: r.session, user: r.user, body: &r.body },
+            &EventRef { ts_ns: f.ts_ns, frame: r.frame, session: r.session, user: r.user, body: r.body },
         );
         n += 1;
     }

@@ -11,6 +11,10 @@ use crate::event::{EVENT_SCHEMA_VERSION, Event, EventBody, Id};
 use crate::limits::{ID_BYTES_MAX, RECORD_BODY_BYTES_MAX, STATE_BYTES_MAX};
 use crate::state::EnergyState;
 
+mod view;
+
+pub(crate) use view::decode_view;
+
 const CONFIG: Configuration<LittleEndian, Varint, Limit<{ RECORD_BODY_BYTES_MAX as usize }>> =
     config::standard().with_limit::<{ RECORD_BODY_BYTES_MAX as usize }>();
 
