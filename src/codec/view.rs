@@ -6,7 +6,7 @@
 //! target and the mutation test below hold the two decoders to the same answer.
 
 use crate::event::{BodyView, EVENT_SCHEMA_VERSION, Id};
-use crate::limits::RECORD_BODY_BYTES_MAX;
+use crate::limits::{ID_BYTES_MAX, RECORD_BODY_BYTES_MAX};
 
 /// A body decoded for replay: frame, ids and the fields the state reads.
 #[derive(Debug, PartialEq, Eq)]
@@ -103,8 +103,17 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).map_err(|_| ())
     }
 
+    /// An id: printable ASCII, the common case, is valid UTF-8 and a valid [`Id`] after one
+    /// pass over its bytes; anything else is checked in full.
     fn id(&mut self) -> R<&'a str> {
-        let s = self.str()?;
+        let n = self.len()?;
+        let bytes = self.take(n)?;
+        if (1..=ID_BYTES_MAX).contains(&n) && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+            #[allow(unsafe_code)]
+            // SAFETY: every byte is below 0x80, and a string of ASCII bytes is valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+        }
+        let s = std::str::from_utf8(bytes).map_err(|_| ())?;
         Id::check(s).map_err(|_| ())?;
         Ok(s)
     }

@@ -211,11 +211,10 @@ impl SessionState {
             BodyView::EnergyUpdate { model, tokens, delta } => {
                 let d = *delta;
                 self.energy_total += i128::from(d);
-                *slot(&mut self.by_model, model) += i128::from(d);
+                update(&mut self.by_model, model, |e| *e += i128::from(d));
                 let m = &mut self.metrics;
                 m.updates = m.updates.saturating_add(1);
-                let t = slot(&mut m.tokens_by_model, model);
-                *t = t.saturating_add(u64::from(*tokens));
+                update(&mut m.tokens_by_model, model, |t| *t = t.saturating_add(u64::from(*tokens)));
                 m.peak_delta = if m.updates == 1 { d } else { m.peak_delta.max(d) };
             }
             BodyView::EnergyAmplification { factor, delta } => {
@@ -226,10 +225,11 @@ impl SessionState {
                 self.metrics.last_factor = *factor;
             }
             BodyView::EnergyPattern { pattern, intensity } => {
-                let p = slot(&mut self.patterns.energy, pattern);
-                p.count = p.count.saturating_add(1);
-                p.last_intensity = *intensity;
-                p.sum_intensity += i128::from(*intensity);
+                update(&mut self.patterns.energy, pattern, |p| {
+                    p.count = p.count.saturating_add(1);
+                    p.last_intensity = *intensity;
+                    p.sum_intensity += i128::from(*intensity);
+                });
             }
             BodyView::PatternInterference { models, strength } => {
                 couple(&mut self.patterns.interference, models, *strength)
@@ -284,16 +284,17 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 /// Adds one to a counter keyed by a string.
 pub(super) fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
-    let n = slot(map, key);
-    *n = n.saturating_add(1);
+    update(map, key, |n| *n = n.saturating_add(1));
 }
 
-/// The value for `key`, inserted as default if missing. Unlike `entry`, the key is
-/// allocated only the first time: replay looks up the same few keys millions of times.
-fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_owned(), V::default());
+/// Runs `f` on the value for `key`, inserted as default if missing. Unlike `entry`, the
+/// key is allocated only the first time, and a present key is looked up once: replay
+/// looks up the same few keys millions of times.
+fn update<V: Default>(map: &mut BTreeMap<String, V>, key: &str, f: impl FnOnce(&mut V)) {
+    if let Some(v) = map.get_mut(key) {
+        return f(v);
     }
-    // Present now: inserted just above if it was missing.
-    map.get_mut(key).unwrap_or_else(|| unreachable!())
+    let mut v = V::default();
+    f(&mut v);
+    map.insert(key.to_owned(), v);
 }
