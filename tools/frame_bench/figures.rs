@@ -409,7 +409,7 @@ pub fn lines(
         tt.snapshot_seqs
     ));
     out.push(format!(
-        "  {:<20} {:>8.2} ms          bar ≤ {:.0} ms {}   (open {:.2} + state {:.2} ms after a SIGKILL at {} events; {} replayed after the snapshot at {}; writer {:.2} M events/s)",
+        "  {:<20} {:>8.2} ms          bar ≤ {:.0} ms {}   (open {:.2} + state {:.2} ms after a SIGKILL at {} events; {} events replayed {}; writer {:.2} M events/s)",
         "recovery under load",
         rec.ms,
         rec.bar,
@@ -418,7 +418,7 @@ pub fn lines(
         rec.state_ms,
         rec.recovered_last_seq,
         rec.replayed,
-        rec.snapshot_seq.map_or_else(|| "none".to_owned(), |s| format!("seq {s}")),
+        rec.snapshot_seq.map_or_else(|| "from the start (no snapshot)".to_owned(), |s| format!("after the snapshot at seq {s}")),
         rec.writer_events_per_s / 1e6
     ));
     out.push(match (mem.mb, mem.met) {
