@@ -103,6 +103,7 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
         bar.set_message(format!("wfstore {name}"));
         let sub = dir.join(format!("wfstore-{}", dir_name(&name)));
         runs.push(store_run::run(&sub, policy, &cfg, &bar).with_context(|| format!("wfstore {name}"))?);
+        // The app's default policy: its store is the one replay and validate read.
         if policy == Durability::default() {
             periodic = Some((sub, format!("the wfstore {name} run's store")));
         }
