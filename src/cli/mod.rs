@@ -104,6 +104,9 @@ pub enum Command {
     DemoWriter(demo::writer::Args),
     /// The frame-budget benchmark: wfstore vs SQLite, every durability policy.
     Bench(bench::Args),
+    /// The bench's writer child for its recovery run (internal).
+    #[command(hide = true)]
+    BenchWriter(bench::writer::Args),
 }
 
 /// Parses the arguments (clap exits 2 on a usage error), runs the command and turns its
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(cli.json, &args),
         Command::DemoWriter(args) => demo::writer::run(&args),
         Command::Bench(args) => bench::run(cli.json, &args),
+        Command::BenchWriter(args) => bench::writer::run(&args),
     };
     output::finish(outcome)
 }

@@ -9,15 +9,20 @@
 //! - `sqlite`: the SQLite run.
 //! - `report`: the report, its table and its JSON.
 //! - `plot`: the SVG plot.
+//! - `figures`: the figures beyond the frames (replay, validate, time travel, recovery under
+//!   load, memory), each against its bar.
+//! - `writer`: the hidden `bench-writer` child that the recovery run kills.
 //!
 //! The code lives under `tools/` beside the other tools and is compiled into the command
 //! line (`src/cli/mod.rs`), so that `wfstore bench` runs it.
 
+mod figures;
 mod plot;
 mod report;
 mod sqlite;
 mod store_run;
 mod workload;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,6 +57,14 @@ pub struct Args {
     /// fresh temporary directory by default, removed afterwards.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Events the recovery run's writer child appends (flat out, the app's default options)
+    /// before it is killed with SIGKILL; its memory is read over them.
+    #[arg(long, value_name = "N", default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub recovery_events: u64,
+    /// Skip the figures beyond the frames: replay, validate, time travel, recovery under
+    /// load and memory (the recovery run is the slow one).
+    #[arg(long)]
+    pub no_extras: bool,
 }
 
 /// What every run does.
@@ -84,11 +97,16 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
     let runs_total = POLICIES.len() as u64 + 1;
     let bar = output::progress(cfg.frames * runs_total, "frames");
     let mut runs = Vec::new();
+    let mut periodic = None;
     for policy in POLICIES {
         let name = store_run::policy_name(policy);
         bar.set_message(format!("wfstore {name}"));
         let sub = dir.join(format!("wfstore-{}", dir_name(&name)));
         runs.push(store_run::run(&sub, policy, &cfg, &bar).with_context(|| format!("wfstore {name}"))?);
+        // The app's default policy: its store is the one replay and validate read.
+        if policy == Durability::default() {
+            periodic = Some((sub, format!("the wfstore {name} run's store")));
+        }
     }
     bar.set_message("SQLite");
     let sqlite = sqlite::run(&dir.join("sqlite.db"), &cfg, &bar).context("SQLite")?;
@@ -99,6 +117,10 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
         }
     }
     runs.push(sqlite);
+    let extras = match (args.no_extras, periodic) {
+        (false, Some((store, name))) => Some(extras(&dir, &store, &name, &cfg, args)?),
+        _ => None,
+    };
 
     let settings = Settings {
         frames: cfg.frames,
@@ -111,8 +133,26 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
         sqlite: sqlite::CONFIG.to_owned(),
         dir: dir.display().to_string(),
         kept: args.dir.is_some(),
+        extras: extras.is_some(),
+        recovery_events: args.recovery_events,
     };
-    let mut report = Report { settings, runs, svg: None };
+    let mut report = Report {
+        settings,
+        runs,
+        svg: None,
+        replay: None,
+        validate: None,
+        time_travel: None,
+        recovery: None,
+        memory: None,
+    };
+    if let Some(x) = extras {
+        report.replay = Some(x.replay);
+        report.validate = Some(x.validate);
+        report.time_travel = Some(x.killed.time_travel);
+        report.recovery = Some(x.killed.recovery);
+        report.memory = Some(x.killed.memory);
+    }
     if let Some(path) = &args.svg {
         let title = format!(
             "wfstore bench: {} frames of {} events{}",
@@ -129,6 +169,25 @@ pub fn run(json: bool, args: &Args) -> anyhow::Result<Exit> {
         report::print_human(&report)?;
     }
     Ok(Exit::Ok)
+}
+
+/// The figures beyond the frames.
+struct Extras {
+    replay: figures::Replay,
+    validate: figures::Validate,
+    killed: figures::Killed,
+}
+
+/// Replays and validates the `Periodic` run's store (`periodic`, closed), then has a writer
+/// child fill a store of its own and kills it.
+fn extras(dir: &Path, periodic: &Path, name: &str, cfg: &Config, args: &Args) -> anyhow::Result<Extras> {
+    let busy = output::busy("replay and validate");
+    let replay = figures::replay(periodic, name).context("the replay figure")?;
+    let validate = figures::validate(periodic, name).context("the validate figure")?;
+    busy.finish_and_clear();
+    let killed = figures::killed(&dir.join("wfstore-recovery"), args.recovery_events, cfg.events_per_frame)
+        .context("the recovery run")?;
+    Ok(Extras { replay, validate, killed })
 }
 
 /// A `--dir` must be missing or empty: the bench creates fresh stores in it.

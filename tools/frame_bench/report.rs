@@ -4,6 +4,7 @@
 use hdrhistogram::Histogram;
 
 use super::super::output;
+use super::figures::{self, Memory, Recovery, Replay, TimeTravel, Validate};
 use super::workload::{FRAME_BUDGET, Percentiles, ns};
 
 /// The design's bars for a 60 Hz frame of 1,000 events (DESIGN.md, "Performance bars").
@@ -20,6 +21,17 @@ pub struct Report {
     pub runs: Vec<Run>,
     /// Where the plot was written, if it was.
     pub svg: Option<String>,
+    /// Events/s rebuilding the state from the `Periodic` run's log alone (`null` with
+    /// `--no-extras`, as the four below).
+    pub replay: Option<Replay>,
+    /// Events/s of `validate` on that store.
+    pub validate: Option<Validate>,
+    /// The state at random seqs of the recovery run's store.
+    pub time_travel: Option<TimeTravel>,
+    /// Open + recover + `state()` after a writer child was killed under load.
+    pub recovery: Option<Recovery>,
+    /// That writer's anonymous memory growth over its events.
+    pub memory: Option<Memory>,
 }
 
 /// How the runs were made.
@@ -45,6 +57,10 @@ pub struct Settings {
     pub dir: String,
     /// Whether they were kept afterwards.
     pub kept: bool,
+    /// Whether the figures beyond the frames ran (not `--no-extras`).
+    pub extras: bool,
+    /// Events the recovery run's writer appended before it was killed.
+    pub recovery_events: u64,
 }
 
 /// One run: one engine, one durability policy.
@@ -228,6 +244,16 @@ pub fn print_human(r: &Report) -> anyhow::Result<()> {
     }
     lines.push(String::new());
     lines.extend(bars(r));
+    lines.push(String::new());
+    let killed = match (&r.recovery, &r.time_travel, &r.memory) {
+        (Some(rec), Some(tt), Some(mem)) => Some((rec, tt, mem)),
+        _ => None,
+    };
+    if r.settings.extras {
+        lines.extend(figures::lines(r.replay.as_ref(), r.validate.as_ref(), killed));
+    } else {
+        lines.push("figures beyond the frames: skipped (--no-extras)".to_owned());
+    }
     if let Some(svg) = &r.svg {
         lines.push(format!("plot: {svg}"));
     }
