@@ -117,6 +117,11 @@ impl Segment {
         *self.index.write() = Some(index);
     }
 
+    /// Drops the loaded index (a sealed segment's, once its index file is written).
+    pub fn clear_index(&self) {
+        *self.index.write() = None;
+    }
+
     /// Runs `f` on the index under its write lock: the writer's path.
     pub fn with_index_mut<R>(&self, f: impl FnOnce(&mut SegmentIndex) -> R) -> Option<R> {
         self.index.write().as_mut().map(f)

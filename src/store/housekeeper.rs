@@ -208,9 +208,12 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
     };
     let path = seg.index_path();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if let Err(e) = shared.disk.write_atomic(&shared.dir, name, &bytes) {
+    match shared.disk.write_atomic(&shared.dir, name, &bytes) {
+        // On disk now: a read loads it again when it needs it. A writer's memory stays flat
+        // however long the log grows (the index holds a posting per event).
+        Ok(()) => seg.clear_index(),
         // The index is derivable from the log: a missing one is rebuilt on the next open.
-        shared.warn(format!("writing index {name}: {e}"));
+        Err(e) => shared.warn(format!("writing index {name}: {e}")),
     }
 }
 

@@ -419,6 +419,13 @@ impl Store {
         self.shared.meta.keep_content
     }
 
+    /// How many segments hold their index in memory now (a writer keeps only the active
+    /// segment's and those whose index file could not be written). For tests.
+    #[doc(hidden)]
+    pub fn loaded_indexes(&self) -> usize {
+        self.shared.segments.read().iter().filter(|s| s.index().is_some()).count()
+    }
+
     /// Non-fatal problems met since open (an index that could not be written, say).
     pub fn warnings(&self) -> Vec<String> {
         self.shared.warnings.lock().clone()
