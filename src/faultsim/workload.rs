@@ -41,7 +41,12 @@ impl Workload {
     pub fn options(&self, disk: crate::disk::Disk) -> OpenOptions {
         OpenOptions {
             durability: self.durability,
-            snapshots: self.snapshotter.then_some(SnapshotPolicy { every_events: 200, every: None, keep: 3 }),
+            snapshots: self.snapshotter.then_some(SnapshotPolicy {
+                every_events: 200,
+                every: None,
+                keep: 3,
+                history: 0,
+            }),
             disk,
             ..OpenOptions::default()
         }

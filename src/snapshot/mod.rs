@@ -114,17 +114,51 @@ pub fn remove(disk: &Disk, store_dir: &Path, paths: &[PathBuf]) -> Result<()> {
 
 /// Removes all but the newest `keep` snapshots; returns the removed files.
 pub fn prune(disk: &Disk, store_dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+    prune_spaced(disk, store_dir, keep, 0)
+}
+
+/// Removes all but the newest `keep` snapshots and, before them, one at least every
+/// `spacing` events of history (0: none): time travel to any seq then replays at most
+/// about `spacing` events. Returns the removed files.
+pub fn prune_spaced(disk: &Disk, store_dir: &Path, keep: usize, spacing: u64) -> Result<Vec<PathBuf>> {
     let all = list(store_dir)?;
-    let excess = all.len().saturating_sub(keep.max(1));
-    let paths: Vec<PathBuf> = all[..excess].iter().map(|s| s.path.clone()).collect();
+    let seqs: Vec<u64> = all.iter().map(|s| s.seq).collect();
+    let paths: Vec<PathBuf> =
+        thinned(&seqs, keep, spacing).into_iter().map(|i| all[i].path.clone()).collect();
     remove(disk, store_dir, &paths)?;
     Ok(paths)
+}
+
+/// Which of `seqs` (ascending) go: none of the newest `keep` (at least one), and of the
+/// older ones each that lies within `spacing` events after the last one kept.
+fn thinned(seqs: &[u64], keep: usize, spacing: u64) -> Vec<usize> {
+    let older = seqs.len().saturating_sub(keep.max(1));
+    let mut kept: Option<u64> = None;
+    let mut out = Vec::new();
+    for (i, &seq) in seqs[..older].iter().enumerate() {
+        if spacing > 0 && kept.is_none_or(|k| seq - k >= spacing) {
+            kept = Some(seq);
+        } else {
+            out.push(i);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn pruning_keeps_the_newest_and_one_per_spacing_of_history() {
+        let seqs = [100, 150, 200, 260, 300, 500, 510, 520, 530];
+        assert_eq!(thinned(&seqs, 3, 0), [0, 1, 2, 3, 4, 5], "no history kept");
+        // 100 kept; 150 within 100 of it; 200 kept; 260 within; 300 kept; 500 kept.
+        assert_eq!(thinned(&seqs, 3, 100), [1, 3]);
+        assert_eq!(thinned(&seqs, 0, 0), [0, 1, 2, 3, 4, 5, 6, 7], "at least one kept");
+        assert_eq!(thinned(&seqs[..2], 3, 100), Vec::<usize>::new());
+    }
 
     #[test]
     fn a_snapshot_pruned_between_listing_and_stat_is_left_out() {

@@ -26,13 +26,22 @@ pub struct SnapshotPolicy {
     pub every_events: u64,
     /// After this much time with new durable events (`None`: never by time).
     pub every: Option<Duration>,
-    /// Snapshots kept; older ones are removed.
+    /// The newest snapshots kept.
     pub keep: usize,
+    /// Before the newest `keep`, one snapshot is kept at least every `history` events (0:
+    /// none), so time travel to any seq replays at most about that many events. Retention
+    /// removes those its segments took with them.
+    pub history: u64,
 }
 
 impl Default for SnapshotPolicy {
     fn default() -> Self {
-        SnapshotPolicy { every_events: 100_000, every: Some(Duration::from_secs(10)), keep: 3 }
+        SnapshotPolicy {
+            every_events: 100_000,
+            every: Some(Duration::from_secs(10)),
+            keep: 3,
+            history: 100_000,
+        }
     }
 }
 

@@ -83,7 +83,7 @@ fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, retention: Option<Retention
             || (new > 0 && stopping);
         if due {
             let published = state::publish(shared, &follower)
-                .and_then(|_| snapshot::prune(&shared.disk, &shared.dir, policy.keep));
+                .and_then(|_| snapshot::prune_spaced(&shared.disk, &shared.dir, policy.keep, policy.history));
             match published {
                 Ok(_) => {
                     last_snap = follower.last_seq;

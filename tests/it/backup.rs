@@ -91,7 +91,7 @@ fn a_backup_beside_a_writer_appending_flat_out_restores_to_the_replay_at_its_seq
     let out = tempfile::tempdir().unwrap();
     create(dir.path(), SMALL_SEGMENT);
     let opts = OpenOptions {
-        snapshots: Some(SnapshotPolicy { every_events: 700, every: None, keep: 3 }),
+        snapshots: Some(SnapshotPolicy { every_events: 700, every: None, keep: 3, history: 0 }),
         ..OpenOptions::default()
     };
     let store = open_with(dir.path(), &opts).unwrap();

@@ -303,7 +303,7 @@ fn under_none_a_snapshot_never_covers_events_not_yet_synced() {
     create(dir.path(), 64 << 20);
     let opts = OpenOptions {
         durability: Durability::None,
-        snapshots: Some(SnapshotPolicy { every_events: 1, every: None, keep: 3 }),
+        snapshots: Some(SnapshotPolicy { every_events: 1, every: None, keep: 3, history: 0 }),
         ..OpenOptions::default()
     };
     let s = open_with(dir.path(), &opts).unwrap();
@@ -351,7 +351,7 @@ fn after_a_failed_periodic_sync_nothing_moves_the_durable_seq() {
     let faults = Arc::new(Faults::new());
     let opts = OpenOptions {
         durability: Durability::Periodic(std::time::Duration::from_millis(2)),
-        snapshots: Some(SnapshotPolicy { every_events: 10, every: None, keep: 100 }),
+        snapshots: Some(SnapshotPolicy { every_events: 10, every: None, keep: 100, history: 0 }),
         disk: Disk::hooked(faults.clone()),
         ..OpenOptions::default()
     };

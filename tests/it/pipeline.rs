@@ -173,7 +173,7 @@ fn always_submissions_share_syncs() {
 fn shutdown_under_load_drains_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     create(dir.path(), SMALL_SEGMENT);
-    let policy = SnapshotPolicy { every_events: 0, every: None, keep: 2 };
+    let policy = SnapshotPolicy { every_events: 0, every: None, keep: 2, history: 0 };
     let opts = OpenOptions {
         durability: Durability::Periodic(Duration::from_millis(5)),
         snapshots: Some(policy),

@@ -469,7 +469,7 @@ fn a_purge_beside_appenders_and_the_snapshotter_leaves_nothing_behind() {
     let events = workload(20);
     store_of(dir.path(), &events);
     let opts = OpenOptions {
-        snapshots: Some(wfstore::SnapshotPolicy { every_events: 25, every: None, keep: 3 }),
+        snapshots: Some(wfstore::SnapshotPolicy { every_events: 25, every: None, keep: 3, history: 0 }),
         ..OpenOptions::default()
     };
     let store = Arc::new(open_with(dir.path(), &opts).unwrap());

@@ -39,7 +39,7 @@ fn child() {
     match role.as_str() {
         "writer" => {
             // Snapshots often, so that readers also meet snapshots being published and pruned.
-            let policy = SnapshotPolicy { every_events: 10_000, every: None, keep: 2 };
+            let policy = SnapshotPolicy { every_events: 10_000, every: None, keep: 2, history: 0 };
             let opts = OpenOptions {
                 durability: Durability::Periodic(Duration::from_millis(20)),
                 snapshots: Some(policy),

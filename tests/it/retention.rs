@@ -101,7 +101,7 @@ fn a_retention_policy_keeps_the_store_within_its_bytes_as_it_grows() {
     let dir = tempfile::tempdir().unwrap();
     store_with(dir.path(), 1, SMALL_SEGMENT);
     let opts = OpenOptions {
-        snapshots: Some(SnapshotPolicy { every_events: 300, every: None, keep: 2 }),
+        snapshots: Some(SnapshotPolicy { every_events: 300, every: None, keep: 2, history: 0 }),
         retention: Some(Retention { max_bytes: Some(4 * SMALL_SEGMENT), ..Retention::default() }),
         ..OpenOptions::default()
     };

@@ -197,7 +197,7 @@ fn leftover_temp_files_are_removed_on_open() {
 fn the_snapshotter_follows_the_log_and_snapshots_on_close() {
     let dir = tempfile::tempdir().unwrap();
     create(dir.path(), SMALL_SEGMENT);
-    let policy = SnapshotPolicy { every_events: 500, every: None, keep: 2 };
+    let policy = SnapshotPolicy { every_events: 500, every: None, keep: 2, history: 0 };
     let opts = OpenOptions {
         snapshots: Some(policy),
         durability: wfstore::Durability::None,
@@ -224,6 +224,43 @@ fn the_snapshotter_follows_the_log_and_snapshots_on_close() {
     let (state, rec) = s.state().unwrap();
     assert_eq!((rec.replayed, rec.snapshot.map(|i| i.seq)), (0, Some(events.len() as u64)));
     assert_eq!(state, full_replay(&s));
+}
+
+#[test]
+fn the_snapshotter_keeps_one_snapshot_per_history_span_for_time_travel() {
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), SMALL_SEGMENT);
+    let policy = SnapshotPolicy { every_events: 100, every: None, keep: 2, history: 300 };
+    let opts = OpenOptions {
+        snapshots: Some(policy),
+        durability: wfstore::Durability::None,
+        read_only: false,
+        ..OpenOptions::default()
+    };
+    let events = sim_events(5, 900);
+    let s = open_with(dir.path(), &opts).unwrap();
+    for chunk in events.chunks(150) {
+        let last = s.append_batch(chunk).unwrap().end - 1;
+        s.flush().unwrap();
+        // The snapshotter works in the background: let it take the snapshot now due.
+        let t = std::time::Instant::now();
+        while s.snapshots().unwrap().last().map_or(0, |i| i.seq) + 100 <= last {
+            assert!(t.elapsed().as_secs() < 10, "no snapshot within 10 s: {:?}", s.warnings());
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+    s.close().unwrap();
+    let s = open(dir.path());
+    let seqs: Vec<u64> = s.snapshots().unwrap().iter().map(|i| i.seq).collect();
+    let (older, newest) = seqs.split_at(seqs.len() - 2);
+    assert!(older.len() >= 2, "history kept: {seqs:?}");
+    assert!(older.windows(2).all(|w| w[1] - w[0] >= 300), "one per 300 events: {seqs:?}");
+    assert_eq!(newest[1], events.len() as u64, "a final snapshot on close");
+    // Time travel into the history starts from the snapshot before the target.
+    let target = older[1] + 1;
+    let (state, rec) = s.state_at(target).unwrap();
+    assert_eq!((rec.snapshot.map(|i| i.seq), rec.replayed), (Some(older[1]), 1));
+    assert_eq!(state, EnergyState::replay((1..).zip(&events[..target as usize])));
 }
 
 #[test]

@@ -33,7 +33,8 @@ pub fn run(role: Role, dir: &Path, seed: u64, round: u32) -> anyhow::Result<bool
 /// `ACK <last seq>` once each is durable; the snapshot child takes a snapshot after each
 /// batch (the writer's background snapshotter runs every 300 events).
 fn append_forever(dir: &Path, seed: u64, round: u32, snapshot_each: bool) -> anyhow::Result<bool> {
-    let snapshots = (!snapshot_each).then_some(SnapshotPolicy { every_events: 300, every: None, keep: 2 });
+    let snapshots =
+        (!snapshot_each).then_some(SnapshotPolicy { every_events: 300, every: None, keep: 2, history: 0 });
     let opts =
         OpenOptions { durability: Durability::Always, snapshots, read_only: false, ..OpenOptions::default() };
     let store = Store::open(dir, &opts).context("child open")?;

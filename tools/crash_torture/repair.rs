@@ -176,7 +176,7 @@ fn damaged_store(dir: &Path, seed: u64) -> anyhow::Result<Damaged> {
     Store::create(dir, &CreateOptions { segment_bytes: SEGMENT_BYTES, ..CreateOptions::default() })?;
     let opts = OpenOptions {
         durability: Durability::None,
-        snapshots: Some(SnapshotPolicy { every_events: 500, every: None, keep: 3 }),
+        snapshots: Some(SnapshotPolicy { every_events: 500, every: None, keep: 3, history: 0 }),
         ..OpenOptions::default()
     };
     let store = Store::open(dir, &opts)?;

@@ -70,6 +70,7 @@ pub fn run(args: &Args) -> anyhow::Result<Exit> {
             every_events: 5_000,
             every: Some(Duration::from_millis(500)),
             keep: 3,
+            history: 0,
         }),
         ..OpenOptions::default()
     };
