@@ -14,6 +14,7 @@ use crate::frame::Frame;
 use crate::index::SegmentIndex;
 use crate::index::file as index_file;
 use crate::segment::Segment;
+use crate::segment::header::HEADER_BYTES;
 use crate::segment::scan::{Chain, Stop};
 use crate::snapshot::file::Binding;
 
@@ -83,6 +84,7 @@ pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIt
         next: (*range.start()).max(shared.log_start()),
         end,
         pos: None,
+        last: None,
     }
 }
 
@@ -91,9 +93,13 @@ pub(super) fn iter(shared: &Arc<Shared>, range: RangeInclusive<u64>) -> RecordIt
 pub(super) fn for_each_ref(
     shared: &Arc<Shared>,
     range: RangeInclusive<u64>,
-    mut apply: impl FnMut(u64, &EventRef<'_>),
+    apply: impl FnMut(u64, &EventRef<'_>),
 ) -> Result<u64> {
-    let mut it = iter(shared, range);
+    follow(&mut iter(shared, range), apply)
+}
+
+/// `for_each_ref` over what is left of `it`.
+pub(super) fn follow(it: &mut RecordIter, mut apply: impl FnMut(u64, &EventRef<'_>)) -> Result<u64> {
     let mut n = 0;
     while it.next <= it.end {
         let Some(f) = it.step_frame()? else { continue };
@@ -157,6 +163,7 @@ pub(super) fn locate(
         next: seq,
         end: seq,
         pos: None,
+        last: None,
     };
     let (i, at) = it.seek()?;
     let f = segments[i].frame_at(at, seq)?;
@@ -171,6 +178,8 @@ pub struct RecordIter {
     end: u64,
     /// Current segment and the offset of the frame with seq `next`.
     pos: Option<(usize, usize)>,
+    /// What the last frame read binds a snapshot to.
+    last: Option<Binding>,
 }
 
 impl Iterator for RecordIter {
@@ -204,12 +213,42 @@ impl RecordIter {
     fn step_frame(&mut self) -> Result<Option<Frame<'_>>> {
         let (i, at) = match self.pos {
             Some((i, at)) if self.starts_in(i + 1) != Some(self.next) => (i, at),
-            _ => self.seek()?,
+            // Read on into the next segment from its first frame: no index needed.
+            Some((i, _)) => (i + 1, HEADER_BYTES),
+            None => self.seek()?,
         };
-        let f = self.segments[i].frame_at(at, self.next)?;
+        let seg = &self.segments[i];
+        let f = seg.frame_at(at, self.next)?;
         self.pos = Some((i, at + f.len()));
+        self.last = Some(Binding { salt: seg.header.salt, crc: f.crc });
         self.next += 1;
         Ok((!f.purged()).then_some(f))
+    }
+
+    /// Follows the log on, up to `end` (clamped to what is committed now), keeping the
+    /// position: a reader that follows the log (the snapshotter) never seeks again, so it
+    /// loads no sealed segment's index.
+    pub(super) fn extend_to(&mut self, end: u64) {
+        let base = self.pos.and_then(|(i, _)| self.segments.get(i)).map(|s| s.header.base_seq);
+        self.segments = Arc::clone(&self.shared.segments.read());
+        self.end = end.min(self.shared.last_seq());
+        // Retention may have removed segments before this one: find it again by its base.
+        self.pos = match (self.pos, base) {
+            (Some((_, at)), Some(b)) => {
+                self.segments.iter().position(|s| s.header.base_seq == b).map(|i| (i, at))
+            }
+            _ => None,
+        };
+    }
+
+    /// What the last frame read binds a snapshot to.
+    pub(super) fn last_binding(&self) -> Option<Binding> {
+        self.last
+    }
+
+    /// The seq of the last frame read.
+    pub(super) fn last_seq_read(&self) -> Option<u64> {
+        self.last.map(|_| self.next - 1)
     }
 
     fn starts_in(&self, i: usize) -> Option<u64> {

@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::options::SnapshotPolicy;
 use super::retention::{self, Retention};
-use super::{Shared, state};
+use super::{Shared, read, state};
 use crate::error::{Error, IoContext, Result};
 use crate::snapshot;
 
@@ -55,6 +55,8 @@ fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, retention: Option<Retention
         Err(e) => return shared.warn(format!("snapshotter could not recover the state: {e}")),
     };
     drop(lifecycle);
+    // It follows the log with one cursor, never seeking again (no sealed index is loaded).
+    let mut cursor = read::iter(shared, follower.last_seq + 1..=follower.last_seq);
     // Events since the newest snapshot count toward the next one, even those replayed here.
     let mut last_snap = rec.snapshot.map_or(0, |i| i.seq);
     let mut last_time = Instant::now();
@@ -72,9 +74,11 @@ fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, retention: Option<Retention
                 Ok((s, rec)) => (follower, last_snap) = (s, rec.snapshot.map_or(0, |i| i.seq)),
                 Err(e) => return shared.warn(format!("snapshotter could not recover the state: {e}")),
             }
+            cursor = read::iter(shared, follower.last_seq + 1..=follower.last_seq);
             epoch = current;
         }
-        if let Err(e) = state::replay(shared, &mut follower, shared.durable.durable()) {
+        cursor.extend_to(shared.durable.durable());
+        if let Err(e) = read::follow(&mut cursor, |seq, event| follower.apply_ref(seq, event)) {
             return shared.warn(format!("snapshotter stopped: {e}"));
         }
         let new = follower.last_seq - last_snap;
@@ -82,7 +86,9 @@ fn run(shared: &Arc<Shared>, policy: SnapshotPolicy, retention: Option<Retention
             || (new > 0 && policy.every.is_some_and(|t| last_time.elapsed() >= t))
             || (new > 0 && stopping);
         if due {
-            let published = state::publish(shared, &follower)
+            // The cursor's last frame is the state's last event unless a tombstone followed it.
+            let bind = cursor.last_binding().filter(|_| cursor.last_seq_read() == Some(follower.last_seq));
+            let published = state::publish_bound(shared, &follower, bind)
                 .and_then(|_| snapshot::prune_spaced(&shared.disk, &shared.dir, policy.keep, policy.history));
             match published {
                 Ok(_) => {

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Shared, Store, read};
+use sha2::{Digest, Sha256};
+
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -237,6 +239,16 @@ fn check_binding(shared: &Arc<Shared>, seq: u64, bind: Binding) -> std::result::
 /// Publishes a snapshot of `state` (whose events must be durable), bound to the frame of
 /// its last seq.
 pub(super) fn publish(shared: &Arc<Shared>, state: &EnergyState) -> Result<SnapshotInfo> {
+    publish_bound(shared, state, None)
+}
+
+/// `publish`, with the binding of `state.last_seq`'s frame when the caller has just read it
+/// (the snapshotter): no seek, so no sealed segment's index is loaded.
+pub(super) fn publish_bound(
+    shared: &Arc<Shared>,
+    state: &EnergyState,
+    bind: Option<Binding>,
+) -> Result<SnapshotInfo> {
     let bytes = codec::encode_state(state);
     if bytes.len() > STATE_BYTES_MAX {
         return Err(Error::InvalidOption(format!(
@@ -244,10 +256,15 @@ pub(super) fn publish(shared: &Arc<Shared>, state: &EnergyState) -> Result<Snaps
             bytes.len()
         )));
     }
-    let bind = read::binding_of(shared, state.last_seq)?.ok_or_else(|| {
-        Error::InvalidOption(format!("no frame of seq {} to bind a snapshot to", state.last_seq))
-    })?;
-    let snap = snapshot_file::Snapshot { seq: state.last_seq, bind, state_hash: state.hash(), state: bytes };
+    let bind = match bind {
+        Some(b) => b,
+        None => read::binding_of(shared, state.last_seq)?.ok_or_else(|| {
+            Error::InvalidOption(format!("no frame of seq {} to bind a snapshot to", state.last_seq))
+        })?,
+    };
+    // The state's hash is the hash of these very bytes (`EnergyState::hash`).
+    let state_hash = Sha256::digest(&bytes).into();
+    let snap = snapshot_file::Snapshot { seq: state.last_seq, bind, state_hash, state: bytes };
     snapshot::publish(&shared.disk, &shared.dir, shared.meta.store_id, &snap)
 }
 
