@@ -32,10 +32,7 @@ fn a_writer_drops_each_sealed_segments_index_once_it_is_on_disk_and_reads_load_i
     }
     assert!(data_segments(dir.path()).len() > 3, "rolled several times");
     // Seals run on the housekeeper: wait for the last one (an index file per sealed segment).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while s.loaded_indexes() > 1 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(&s, "seal", || s.loaded_indexes() <= 1);
     assert_eq!(s.loaded_indexes(), 1, "only the active segment's index stays in memory");
     let session = synthetic(SEED, 3).session;
     let want: Vec<u64> = (1..=3000).filter(|i| synthetic(SEED, *i).session == session).collect();
@@ -50,27 +47,15 @@ fn the_snapshotter_follows_the_log_without_loading_sealed_indexes() {
     let dir = tempfile::tempdir().unwrap();
     create(dir.path(), SMALL_SEGMENT);
     let policy = wfstore::SnapshotPolicy { every_events: 100, every: None, keep: 2, history: 0 };
-    let opts = wfstore::OpenOptions {
-        snapshots: Some(policy),
-        durability: wfstore::Durability::None,
-        ..wfstore::OpenOptions::default()
-    };
-    let s = open_with(dir.path(), &opts).unwrap();
-    let wait = |what: &str, done: &dyn Fn() -> bool| {
-        let t = std::time::Instant::now();
-        while !done() {
-            assert!(t.elapsed().as_secs() < 10, "{what} within 10 s: {:?}", s.warnings());
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-    };
+    let s = open_snapshotting(dir.path(), policy);
     let events: Vec<_> = (1..=3000).map(|i| synthetic(SEED, i)).collect();
     for chunk in events.chunks(130) {
         let last = s.append_batch(chunk).unwrap().end - 1;
         s.flush().unwrap();
-        wait("a snapshot", &|| s.snapshots().unwrap().last().map_or(0, |i| i.seq) + 100 > last);
+        wait_until(&s, "snapshot", || s.snapshots().unwrap().last().map_or(0, |i| i.seq) + 100 > last);
     }
     assert!(data_segments(dir.path()).len() > 5, "rolled several times");
-    wait("every seal", &|| s.loaded_indexes() <= 1);
+    wait_until(&s, "seal", || s.loaded_indexes() <= 1);
     assert_eq!(s.loaded_indexes(), 1, "the snapshotter loaded no sealed segment's index");
     s.close().unwrap();
     let s = open(dir.path());

@@ -198,23 +198,12 @@ fn the_snapshotter_follows_the_log_and_snapshots_on_close() {
     let dir = tempfile::tempdir().unwrap();
     create(dir.path(), SMALL_SEGMENT);
     let policy = SnapshotPolicy { every_events: 500, every: None, keep: 2, history: 0 };
-    let opts = OpenOptions {
-        snapshots: Some(policy),
-        durability: wfstore::Durability::None,
-        read_only: false,
-        ..OpenOptions::default()
-    };
     let events = sim_events(5, 900);
-    let s = open_with(dir.path(), &opts).unwrap();
+    let s = open_snapshotting(dir.path(), policy);
     s.append_batch(&events[..1200]).unwrap();
     // Under `None` events are durable (and so snapshotted) once synced: here, by a flush.
     s.flush().unwrap();
-    // The snapshotter works in the background: wait for it to catch up.
-    let t = std::time::Instant::now();
-    while s.snapshots().unwrap().is_empty() {
-        assert!(t.elapsed().as_secs() < 10, "no snapshot within 10 s: {:?}", s.warnings());
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(&s, "snapshot", || !s.snapshots().unwrap().is_empty());
     s.append_batch(&events[1200..]).unwrap();
     s.close().unwrap();
     let s = open(dir.path());
@@ -231,23 +220,12 @@ fn the_snapshotter_keeps_one_snapshot_per_history_span_for_time_travel() {
     let dir = tempfile::tempdir().unwrap();
     create(dir.path(), SMALL_SEGMENT);
     let policy = SnapshotPolicy { every_events: 100, every: None, keep: 2, history: 300 };
-    let opts = OpenOptions {
-        snapshots: Some(policy),
-        durability: wfstore::Durability::None,
-        read_only: false,
-        ..OpenOptions::default()
-    };
     let events = sim_events(5, 900);
-    let s = open_with(dir.path(), &opts).unwrap();
+    let s = open_snapshotting(dir.path(), policy);
     for chunk in events.chunks(150) {
         let last = s.append_batch(chunk).unwrap().end - 1;
         s.flush().unwrap();
-        // The snapshotter works in the background: let it take the snapshot now due.
-        let t = std::time::Instant::now();
-        while s.snapshots().unwrap().last().map_or(0, |i| i.seq) + 100 <= last {
-            assert!(t.elapsed().as_secs() < 10, "no snapshot within 10 s: {:?}", s.warnings());
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+        wait_until(&s, "snapshot", || s.snapshots().unwrap().last().map_or(0, |i| i.seq) + 100 > last);
     }
     s.close().unwrap();
     let s = open(dir.path());

@@ -43,6 +43,23 @@ pub fn open_with(dir: &Path, opts: &OpenOptions) -> wfstore::Result<Store> {
     }
 }
 
+/// Opens for writing with the background snapshotter on `policy`, syncing only on demand:
+/// a flush makes events durable, and so due for a snapshot.
+pub fn open_snapshotting(dir: &Path, policy: wfstore::SnapshotPolicy) -> Store {
+    let opts =
+        OpenOptions { snapshots: Some(policy), durability: Durability::None, ..OpenOptions::default() };
+    open_with(dir, &opts).unwrap()
+}
+
+/// Waits (at most 10 s) until `done`, for work the store does in the background.
+pub fn wait_until(store: &Store, what: &str, done: impl Fn() -> bool) {
+    let t = std::time::Instant::now();
+    while !done() {
+        assert!(t.elapsed().as_secs() < 10, "no {what} within 10 s: {:?}", store.warnings());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 pub fn open_ro(dir: &Path) -> wfstore::Result<Store> {
     Store::open(dir, &OpenOptions::read_only())
 }
