@@ -143,13 +143,14 @@ impl Segment {
         Ok(())
     }
 
-    /// A read-only mapping of this segment with the same published end and a copy of its
-    /// index, for readers once the writer has left it.
-    pub fn reopen_read_only(&self) -> Result<Segment> {
+    /// A read-only mapping of this segment with the same published end, for readers once
+    /// the writer has left it; with a copy of its index if `with_index` (else a read loads
+    /// the index file).
+    pub fn reopen_read_only(&self, with_index: bool) -> Result<Segment> {
         let file = self.disk.open(&self.path)?;
         let (mut map, _) = SegmentMap::map(&self.disk, &file, &self.path, self.map.len(), false)?;
         map.set_end(self.map.end());
-        let index = self.index.read().clone();
+        let index = if with_index { self.index.read().clone() } else { None };
         Ok(Segment::new(self.path.clone(), self.header, map, index, &self.disk))
     }
 

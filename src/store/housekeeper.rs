@@ -192,28 +192,38 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
         // Retention removed it meanwhile: an index file would be an orphan.
         return;
     }
-    let ro = seg.reopen_read_only();
-    let seg = match ro {
+    // The index file first, from the writer's copy: once it is on disk the read-only copy
+    // needs none in memory (a read loads it again), so a writer's memory stays flat however
+    // long the log grows (an index holds a posting per event).
+    let written = match seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) {
+        Some(bytes) => write_index(shared, &seg, &bytes),
+        None => false,
+    };
+    match seg.reopen_read_only(!written) {
         Ok(ro) => {
             drop(seg);
-            shared.replace_segment(ro)
+            shared.replace_segment(ro);
         }
         Err(e) => {
             shared.warn(format!("remapping sealed segment {} read-only: {e}", seg.path.display()));
-            seg
+            if written {
+                seg.clear_index();
+            }
         }
-    };
-    let Some(bytes) = seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) else {
-        return;
-    };
+    }
+}
+
+/// Writes a sealed segment's index file; says whether it is on disk.
+fn write_index(shared: &Shared, seg: &Segment, bytes: &[u8]) -> bool {
     let path = seg.index_path();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    match shared.disk.write_atomic(&shared.dir, name, &bytes) {
-        // On disk now: a read loads it again when it needs it. A writer's memory stays flat
-        // however long the log grows (the index holds a posting per event).
-        Ok(()) => seg.clear_index(),
-        // The index is derivable from the log: a missing one is rebuilt on the next open.
-        Err(e) => shared.warn(format!("writing index {name}: {e}")),
+    match shared.disk.write_atomic(&shared.dir, name, bytes) {
+        Ok(()) => true,
+        // The index is derivable from the log: a missing one is rebuilt when it is needed.
+        Err(e) => {
+            shared.warn(format!("writing index {name}: {e}"));
+            false
+        }
     }
 }
 
