@@ -6,6 +6,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use hdrhistogram::Histogram;
@@ -22,6 +23,9 @@ use crate::limits::{BATCH_EVENTS_MAX, RECORD_BODY_BYTES_MAX};
 use crate::segment::header::HEADER_BYTES;
 use crate::segment::map::TailToken;
 use crate::segment::{Segment, offset32};
+
+/// Segments the writer has left that may wait for their seal before a new batch waits.
+const UNSEALED_MAX: u64 = 2;
 
 const FRAME_BYTES_MAX: usize = FRAME_HEADER_BYTES + RECORD_BODY_BYTES_MAX as usize;
 
@@ -138,6 +142,7 @@ impl Writer {
     /// Starts a batch.
     pub fn begin(&mut self) -> Result<()> {
         self.shared.check_writable()?;
+        self.wait_for_seals()?;
         if self.open.is_some() {
             self.abort();
         }
@@ -252,6 +257,19 @@ impl Writer {
     /// Bytes of body an empty segment has room for.
     fn room_in_empty_segment(&self) -> usize {
         self.segment_bytes().saturating_sub(HEADER_BYTES + FRAME_HEADER_BYTES)
+    }
+
+    /// Waits while more than `UNSEALED_MAX` segments the writer has left are not sealed
+    /// yet. Only a writer outrunning the disk ever waits here (at 60 Hz a segment takes
+    /// seconds to fill and its seal milliseconds); without it the syncer falls behind
+    /// without bound, and with it the unsynced log (what a crash can lose, what the next
+    /// open must scan) and the indexes held in memory.
+    fn wait_for_seals(&self) -> Result<()> {
+        while self.active.no() > self.shared.durable.sealed_through() + UNSEALED_MAX + 1 {
+            self.shared.durable.check()?;
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Ok(())
     }
 
     /// Encodes and seals one frame at `at` of the current segment (unpublished); returns its

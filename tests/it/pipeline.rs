@@ -318,3 +318,76 @@ fn the_durable_probe_does_not_keep_its_store_alive() {
     s.close().unwrap();
     assert_eq!(probe(), 0, "the probe kept the closed store alive");
 }
+
+/// Holds every seal at its `fdatasync` until released.
+#[derive(Default)]
+struct HeldSeals {
+    released: std::sync::atomic::AtomicBool,
+}
+
+impl wfstore::disk::DiskHook for HeldSeals {
+    fn before(&self, op: &wfstore::disk::Op<'_>) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if let wfstore::disk::Op::SyncFile { path } = op
+            && path.extension().is_some_and(|e| e == "seg")
+            && std::thread::current().name() == Some("wfstore-sync")
+        {
+            while !self.released.load(SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Ok(())
+    }
+
+    fn after(&self, _: &wfstore::disk::Op<'_>) {}
+}
+
+#[test]
+fn a_writer_that_outruns_its_seals_waits_with_two_segments_unsealed() {
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), SMALL_SEGMENT);
+    let hook = std::sync::Arc::new(HeldSeals::default());
+    // Released however the test ends, so that a failing run still closes its store.
+    struct Release(std::sync::Arc<HeldSeals>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.0.released.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let opts = OpenOptions {
+        snapshots: None,
+        durability: Durability::None,
+        disk: wfstore::disk::Disk::hooked(hook.clone()),
+        ..OpenOptions::default()
+    };
+    let store = std::sync::Arc::new(crate::util::open_with(dir.path(), &opts).unwrap());
+    // Dropped before the store: a store closes only once its seals are let go.
+    let release = Release(hook.clone());
+    let writer = {
+        let store = std::sync::Arc::clone(&store);
+        std::thread::spawn(move || {
+            for i in 1..=3000 {
+                store.append(&synthetic(SEED, i)).unwrap();
+            }
+        })
+    };
+    // Segment 1 is the active one at open; 2 and 3 may be left unsealed, then 4 is active
+    // and the next batch waits.
+    let t = Instant::now();
+    let mut stalled_at = None;
+    while t.elapsed() < Duration::from_secs(10) {
+        let (before, segments) = (store.last_seq(), store.stats().unwrap().segments);
+        std::thread::sleep(Duration::from_millis(200));
+        if store.last_seq() == before && before > 0 {
+            stalled_at = Some((before, segments));
+            break;
+        }
+    }
+    let (stalled_seq, segments) = stalled_at.expect("the writer never waited for its seals");
+    assert_eq!(segments, 4, "waits with segments 1..=3 unsealed and 4 active");
+    assert!(stalled_seq < 3000);
+    drop(release);
+    writer.join().unwrap();
+    assert_eq!(store.last_seq(), 3000);
+    assert_prefix(&store, 3000);
+}
