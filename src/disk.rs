@@ -358,12 +358,13 @@ impl Disk {
     }
 }
 
-/// Refuses anything at `path` that is not a regular file, without opening it.
-pub fn check_regular(path: &Path) -> Result<()> {
+/// Refuses anything at `path` that is not a regular file, without opening it; returns the
+/// file's metadata.
+pub fn check_regular(path: &Path) -> Result<fs::Metadata> {
     let meta = fs::symlink_metadata(path).ctx("stat", path)?;
     let t = meta.file_type();
     if t.is_file() {
-        return Ok(());
+        return Ok(meta);
     }
     let what = if t.is_symlink() {
         "a symbolic link"
@@ -377,6 +378,16 @@ pub fn check_regular(path: &Path) -> Result<()> {
         "a device"
     };
     Err(Error::corrupt(path, 0, None, format!("{what} where the store keeps a regular file")))
+}
+
+/// `Ok(None)` for a file that is not there (any more): a live writer renames and removes
+/// files while a reader lists them.
+pub fn vanished<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The directory holding `path` (`.` for a bare name).

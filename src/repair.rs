@@ -202,10 +202,7 @@ fn segment_names(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
 fn read_segments(disk: &Disk, dir: &Path, meta: &StoreMeta) -> Result<Vec<Seg>> {
     let mut out = Vec::new();
     for (no, path) in segment_names(dir)? {
-        let len = match disk::check_regular(&path) {
-            Ok(()) => fs::metadata(&path).ctx("stat", &path)?.len(),
-            Err(_) => 0,
-        };
+        let len = disk::check_regular(&path).map_or(0, |m| m.len());
         let map = if len >= HEADER_BYTES as u64 {
             Some(crate::store::recover::analyze::map_read_only(disk, &path, len, meta.segment_bytes)?)
         } else {

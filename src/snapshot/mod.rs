@@ -67,13 +67,8 @@ pub fn list(store_dir: &Path) -> Result<Vec<SnapshotInfo>> {
 /// One listed snapshot; `None` when it is gone already: a writer beside a read-only open
 /// prunes old snapshots between its listing and its stat.
 fn info_of(path: PathBuf, seq: u64) -> Result<Option<SnapshotInfo>> {
-    let gone =
-        |e: &Error| matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
-    match disk::check_regular(&path).and_then(|()| fs::metadata(&path).ctx("stat", &path)) {
-        Ok(meta) => Ok(Some(SnapshotInfo { seq, path, bytes: meta.len() })),
-        Err(e) if gone(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let meta = disk::vanished(disk::check_regular(&path))?;
+    Ok(meta.map(|m| SnapshotInfo { seq, path, bytes: m.len() }))
 }
 
 /// The header of a snapshot file, read without the rest: its seq is durable evidence even

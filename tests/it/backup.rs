@@ -14,7 +14,7 @@ use wfstore::{Error, OpenOptions, ReplayTarget, SnapshotPolicy, Store};
 use wfstore::event::Event;
 use wfstore::sim::{SimConfig, Simulator};
 
-use crate::util::{SEED, SMALL_SEGMENT, create, open, open_ro, open_with, store_with};
+use crate::util::{SEED, SMALL_SEGMENT, copy_dir, create, open, open_ro, open_with, store_with};
 
 /// `n` simulated events (which `validate` accepts), appended in batches of 5.
 fn sim_store(dir: &Path, n: usize) -> Vec<Event> {
@@ -38,19 +38,6 @@ fn assert_same(dir: &Path, events: &[Event]) {
     assert_eq!(s.last_seq(), events.len() as u64);
     for (rec, e) in s.iter(1..=u64::MAX).zip(events) {
         assert_eq!(&rec.unwrap().event, e);
-    }
-}
-
-/// Copies a directory tree.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
     }
 }
 

@@ -71,16 +71,16 @@ pub(crate) fn list(disk: &Disk, dir: &Path, store: &StoreFile) -> Result<Listing
         // A live writer renames and removes files while a reader lists: an entry gone by
         // the time it is looked at was a temp file being published, or a file retired.
         if disk::is_temp(name) {
-            if vanished(disk::check_regular(&path))?.is_some() {
+            if disk::vanished(disk::check_regular(&path))?.is_some() {
                 out.temps.push(path);
             }
         } else if let Some(no) = segment::parse_file_name(name, SEGMENT_EXT) {
-            let header = disk::check_regular(&path).and_then(|()| read_header(disk, &path, no, store));
-            if let Some((len, header)) = vanished(header)? {
+            let header = disk::check_regular(&path).and_then(|_| read_header(disk, &path, no, store));
+            if let Some((len, header)) = disk::vanished(header)? {
                 out.segments.push(SegFile { no, path, len, header });
             }
         } else if segment::parse_file_name(name, INDEX_EXT).is_some()
-            && vanished(disk::check_regular(&path))?.is_some()
+            && disk::vanished(disk::check_regular(&path))?.is_some()
             && !path.with_extension(SEGMENT_EXT).exists()
         {
             out.orphan_indexes.push(path);
@@ -102,21 +102,12 @@ fn snapshot_temps(dir: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries {
         let path = entry.ctx("list", &sdir)?.path();
         if path.file_name().and_then(|n| n.to_str()).is_some_and(disk::is_temp)
-            && vanished(disk::check_regular(&path))?.is_some()
+            && disk::vanished(disk::check_regular(&path))?.is_some()
         {
             out.push(path);
         }
     }
     Ok(out)
-}
-
-/// `None` for a file that no longer exists (it was there when the directory was read).
-fn vanished<T>(r: Result<T>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Whether `dir` holds the directories of an unfinished `migrate`.
