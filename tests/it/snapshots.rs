@@ -298,3 +298,47 @@ proptest! {
         prop_assert_eq!(state.hash(), full_replay(&s).hash());
     }
 }
+
+/// Removes one snapshot file just before it is opened, once armed: what a writer's prune
+/// does beside a read-only open that has listed it.
+struct PruneOnOpen {
+    name: String,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl wfstore::disk::DiskHook for PruneOnOpen {
+    fn before(&self, op: &wfstore::disk::Op<'_>) -> std::io::Result<()> {
+        if let wfstore::disk::Op::Open { path, .. } = op
+            && path.ends_with(&self.name)
+            && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            std::fs::remove_file(path)?;
+        }
+        Ok(())
+    }
+
+    fn after(&self, _: &wfstore::disk::Op<'_>) {}
+}
+
+#[test]
+fn a_snapshot_pruned_after_the_listing_is_not_damage_and_the_next_listing_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), SMALL_SEGMENT);
+    let events = sim_events(5, 300);
+    let s = open(dir.path());
+    s.append_batch(&events[..500]).unwrap();
+    let older = s.snapshot_now(5).unwrap();
+    s.append_batch(&events[500..]).unwrap();
+    let newest = s.snapshot_now(5).unwrap();
+    s.close().unwrap();
+    let name = newest.path.file_name().unwrap().to_string_lossy().into_owned();
+    let hook = std::sync::Arc::new(PruneOnOpen { name, armed: false.into() });
+    let opts = OpenOptions { disk: wfstore::disk::Disk::hooked(hook.clone()), ..OpenOptions::read_only() };
+    let s = Store::open(dir.path(), &opts).unwrap();
+    hook.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (state, rec) = s.state().unwrap();
+    assert!(!newest.path.exists(), "the hook pruned it");
+    assert_eq!(rec.skipped, Vec::new(), "a pruned snapshot is not reported as damaged");
+    assert_eq!((rec.snapshot.map(|i| i.seq), rec.replayed), (Some(older.seq), newest.seq - older.seq));
+    assert_eq!(state, full_replay(&s));
+}
