@@ -3,11 +3,13 @@
 //! - `session`: one session's accumulator, frames, context, performance, patterns.
 //! - `user`: one user's progress and preferences.
 //! - `json`: the `replay --json` form, energies exact.
+//! - `fold`: the state while replay builds it (slots found by hash, types counted).
 //!
 //! `apply` is pure and deterministic: no I/O, no clock, no randomness, ordered maps and
 //! integers only (energy sums in `i128` micro-units, so conservation is exact). The state
 //! has a stable hash: SHA-256 of its canonical bytes (schemas/state.md).
 
+mod fold;
 mod json;
 pub mod session;
 pub mod user;
@@ -17,6 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub(crate) use self::fold::Fold;
 pub use self::session::SessionState;
 pub use self::user::UserState;
 use crate::codec;

@@ -169,9 +169,15 @@ impl SessionState {
     }
 
     pub(crate) fn apply_ref(&mut self, seq: u64, event: &EventRef<'_>) {
+        bump(&mut self.by_type, event.body.event_type().as_str());
+        self.apply_uncounted(seq, event);
+    }
+
+    /// `apply_ref` but for `by_type`, which the caller counts (replay counts types in an
+    /// array and adds them to the map once: `state::fold`).
+    pub(crate) fn apply_uncounted(&mut self, seq: u64, event: &EventRef<'_>) {
         self.last_seq = seq;
         self.events = self.events.saturating_add(1);
-        bump(&mut self.by_type, event.body.event_type().as_str());
         self.apply_frame(event);
         self.apply_body(&event.body);
     }
@@ -284,7 +290,12 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 /// Adds one to a counter keyed by a string.
 pub(super) fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
-    update(map, key, |n| *n = n.saturating_add(1));
+    add(map, key, 1);
+}
+
+/// Adds `n` to a counter keyed by a string (saturating, as `n` bumps would).
+pub(super) fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    update(map, key, |c| *c = c.saturating_add(n));
 }
 
 /// Runs `f` on the value for `key`, inserted as default if missing. Unlike `entry`, the

@@ -29,6 +29,7 @@ mod options;
 mod prepare;
 pub(crate) mod purge;
 mod read;
+mod read_ahead;
 pub(crate) mod recover;
 mod retention;
 mod snapshotter;

@@ -101,21 +101,40 @@ pub(super) fn for_each_ref(
 /// `for_each_ref` over what is left of `it`.
 pub(super) fn follow(it: &mut RecordIter, mut apply: impl FnMut(u64, &EventRef<'_>)) -> Result<u64> {
     let mut n = 0;
-    while it.next <= it.end {
+    while !it.is_done() {
         let Some(f) = it.step_frame()? else { continue };
-        let Ok(r) = codec::decode_view(f.body) else {
-            // The full decoder refuses it too, and says why.
-            let why =
-                codec::decode_ref(f.body).err().unwrap_or_else(|| "refused by the replay decoder".into());
-            return Err(Error::Decode { seq: f.seq, why });
-        };
-        apply(
-            f.seq,
-            &EventRef { ts_ns: f.ts_ns, frame: r.frame, session: r.session, user: r.user, body: r.body },
-        );
+        apply_body(f.seq, f.ts_ns, f.body, &mut apply)?;
         n += 1;
     }
     Ok(n)
+}
+
+/// Decodes the body of a checked frame for replay and applies it.
+pub(super) fn apply_body(
+    seq: u64,
+    ts_ns: i64,
+    body: &[u8],
+    apply: &mut impl FnMut(u64, &EventRef<'_>),
+) -> Result<()> {
+    let Ok(r) = codec::decode_view(body) else {
+        // The full decoder refuses it too, and says why.
+        let why = codec::decode_ref(body).err().unwrap_or_else(|| "refused by the replay decoder".into());
+        return Err(Error::Decode { seq, why });
+    };
+    apply(seq, &EventRef { ts_ns, frame: r.frame, session: r.session, user: r.user, body: r.body });
+    Ok(())
+}
+
+/// A frame that `RecordIter::step_checked` checked: where its body lies, for a thread
+/// that decodes it later (`read_ahead`).
+#[derive(Debug, Clone)]
+pub(super) struct Checked {
+    /// Its segment, in the iterator's segment list.
+    pub segment: usize,
+    /// Its body's bytes in that segment.
+    pub body: std::ops::Range<usize>,
+    pub seq: u64,
+    pub ts_ns: i64,
 }
 
 /// What a snapshot of the state after seq `seq` binds to: the salt of the segment holding
@@ -207,6 +226,31 @@ impl RecordIter {
         let Some(f) = self.step_frame()? else { return Ok(None) };
         let event = codec::decode(f.ts_ns, f.body).map_err(|why| Error::Decode { seq: f.seq, why })?;
         Ok(Some(Record { seq: f.seq, event }))
+    }
+
+    /// `step_frame`, telling where the body lies instead of borrowing it.
+    pub(super) fn step_checked(&mut self) -> Result<Option<Checked>> {
+        let Some((seq, ts_ns, len)) = self.step_frame()?.map(|f| (f.seq, f.ts_ns, f.body.len())) else {
+            return Ok(None);
+        };
+        // `step_frame` left `pos` just past the frame, whose body is its end.
+        let (segment, end) = self.pos.ok_or(Error::Closed)?;
+        Ok(Some(Checked { segment, body: end - len..end, seq, ts_ns }))
+    }
+
+    /// Whether every seq of the range has been stepped over.
+    pub(super) fn is_done(&self) -> bool {
+        self.next > self.end
+    }
+
+    /// Seqs left to step over.
+    pub(super) fn remaining(&self) -> u64 {
+        self.end.saturating_add(1).saturating_sub(self.next)
+    }
+
+    /// The segment list the iterator reads.
+    pub(super) fn segments(&self) -> Arc<Vec<Arc<Segment>>> {
+        Arc::clone(&self.segments)
     }
 
     /// Reads the frame of `self.next` and moves past it; `None` for a tombstone.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Shared, Store, read};
+use super::{Shared, Store, read, read_ahead};
 use sha2::{Digest, Sha256};
 
 use crate::codec;
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::limits::STATE_BYTES_MAX;
 use crate::snapshot::{self, SnapshotInfo, file as snapshot_file};
-use crate::state::EnergyState;
+use crate::state::{EnergyState, Fold};
 use snapshot_file::Binding;
 
 /// How a state was rebuilt.
@@ -201,7 +201,11 @@ fn newest_snapshot(shared: &Arc<Shared>, upto: u64, rec: &mut StateRecovery) -> 
 
 /// Applies the events after `state.last_seq` up to `upto`; returns how many.
 pub(super) fn replay(shared: &Arc<Shared>, state: &mut EnergyState, upto: u64) -> Result<u64> {
-    read::for_each_ref(shared, state.last_seq + 1..=upto, |seq, event| state.apply_ref(seq, event))
+    let mut fold = Fold::new(std::mem::take(state));
+    let replayed =
+        read_ahead::for_each_ref(shared, fold.last_seq() + 1..=upto, |seq, event| fold.apply(seq, event));
+    *state = fold.into_state();
+    replayed
 }
 
 /// Loads one snapshot and checks everything: format, store, seq, state hash, and that it
