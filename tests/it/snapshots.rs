@@ -242,6 +242,31 @@ fn the_snapshotter_keeps_one_snapshot_per_history_span_for_time_travel() {
 }
 
 #[test]
+fn a_snapshotter_that_starts_behind_leaves_a_snapshot_every_step_for_time_travel() {
+    // It used to follow everything durable in one go and snapshot once at the end: a
+    // snapshotter behind by N events left a gap of N that time travel had to replay.
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), SMALL_SEGMENT);
+    let events = sim_events(5, 300);
+    let n = events.len() as u64;
+    let s = open(dir.path());
+    s.append_batch(&events).unwrap();
+    s.close().unwrap();
+    let policy = SnapshotPolicy { every_events: 100, every: None, keep: 1, history: 100 };
+    open_snapshotting(dir.path(), policy).close().unwrap();
+    let s = open(dir.path());
+    let seqs: Vec<u64> = s.snapshots().unwrap().iter().map(|i| i.seq).collect();
+    let mut expected: Vec<u64> = (1..=(n - 1) / 100).map(|k| k * 100).collect();
+    expected.push(n);
+    assert_eq!(seqs, expected, "{n} events");
+    for target in [1, 150, 299, n / 2, n - 1] {
+        let (state, rec) = s.state_at(target).unwrap();
+        assert!(rec.replayed < 100, "{target}: replayed {}", rec.replayed);
+        assert_eq!(state, EnergyState::replay((1..).zip(&events[..target as usize])));
+    }
+}
+
+#[test]
 fn time_travel_by_seq_frame_and_time() {
     let dir = tempfile::tempdir().unwrap();
     let events = sim_events(6, 400);
