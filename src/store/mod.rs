@@ -229,7 +229,7 @@ impl Store {
             _lock: lock,
         };
         if writable {
-            let removed = state::remove_unbound_snapshots(&store.shared)?;
+            let removed = state::remove_unbound_snapshots(&store.shared, rec.scanned_from)?;
             store.report.removed_snapshots.extend(removed);
             let (prep_tx, prep_rx) = crossbeam_channel::bounded(1);
             let period = match opts.durability {

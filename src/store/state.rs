@@ -275,8 +275,15 @@ pub(super) fn publish_bound(
 /// A writer's open removes the snapshots at or below the log's end that are damaged or do
 /// not bind to it (formats/recovery.md, "Snapshots"): they are derived data, like an
 /// index, and the log they describe is sound. Returns them and why. Only the header, the
-/// binding and the payload CRC are checked here, so the open stays cheap.
-pub(super) fn remove_unbound_snapshots(shared: &Arc<Shared>) -> Result<Vec<(PathBuf, String)>> {
+/// payload CRC and, for a snapshot of a seq at or after `scanned_from`, the binding are
+/// checked here, so the open stays cheap: recovery changes nothing before `scanned_from`
+/// (sealed segments it trusted), and checking a binding there would load and check the
+/// index of every sealed segment a snapshot lies in. `load` checks every binding before
+/// any use.
+pub(super) fn remove_unbound_snapshots(
+    shared: &Arc<Shared>,
+    scanned_from: u64,
+) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     for info in snapshot::list(&shared.dir)? {
         if info.seq > shared.last_seq() || info.seq < shared.log_start() {
@@ -290,6 +297,7 @@ pub(super) fn remove_unbound_snapshots(shared: &Arc<Shared>) -> Result<Vec<(Path
             .and_then(|bytes| snapshot_file::check_payload(&bytes, shared.meta.store_id));
         let why = match checked {
             Ok(h) if h.seq != info.seq => Some(format!("header says seq {}", h.seq)),
+            Ok(h) if h.seq < scanned_from => None,
             Ok(h) => check_binding(shared, h.seq, h.bind).err(),
             Err(why) => Some(format!("damaged: {why}")),
         };
@@ -299,4 +307,39 @@ pub(super) fn remove_unbound_snapshots(shared: &Arc<Shared>) -> Result<Vec<(Path
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::sim;
+    use crate::store::{CreateOptions, OpenOptions, Store};
+
+    #[test]
+    fn a_writers_open_checks_bindings_only_where_it_scanned_and_loads_no_sealed_index() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::create(dir.path(), &CreateOptions { segment_bytes: 64 << 10, ..CreateOptions::default() })
+            .unwrap();
+        let opts = OpenOptions { snapshots: None, ..OpenOptions::default() };
+        let s = Store::open(dir.path(), &opts).unwrap();
+        let events: Vec<_> = (0..3_000).map(|i| sim::synthetic(9, i)).collect();
+        s.append_batch(&events[..500]).unwrap();
+        let snap = s.snapshot_now(3).unwrap();
+        s.append_batch(&events[500..]).unwrap();
+        s.close().unwrap();
+
+        let s = Store::open(dir.path(), &opts).unwrap();
+        let segments = s.shared.segments.read().clone();
+        let holding = segments.iter().rposition(|g| g.header.base_seq <= snap.seq).unwrap();
+        assert!(holding + 1 < segments.len(), "the snapshot lies in a sealed segment");
+        // The open read that snapshot's header and CRC, and left the sealed index unloaded
+        // (the old open loaded it to check the binding).
+        assert!(segments[holding].index().is_none(), "sealed index loaded at open");
+        assert!(s.recovery_report().removed_snapshots.is_empty());
+        // A use checks the binding, which holds.
+        let (state, rec) = s.state_at(snap.seq + 1).unwrap();
+        assert_eq!((rec.snapshot.map(|i| i.seq), rec.replayed), (Some(snap.seq), 1));
+        let expected = crate::state::EnergyState::replay((1..).zip(&events[..snap.seq as usize + 1]));
+        assert_eq!(state, expected);
+    }
 }

@@ -48,6 +48,10 @@ pub(crate) struct Recovered {
     /// The unused segment file after the tail, prepared ahead by the last writer (writers).
     pub spare: Vec<super::prepare::Prepared>,
     pub report: RecoveryReport,
+    /// First seq of the segments this open scanned frame by frame: everything before it
+    /// lies in sealed segments, trusted through their indexes and not read. One past the
+    /// log when nothing was scanned.
+    pub scanned_from: u64,
 }
 
 /// Recovers the store in `cx.dir`. A writer passes the open `STORE` to record the new
@@ -79,6 +83,7 @@ pub(crate) fn recover(cx: &Context<'_>, store: Option<&mut StoreWriter>) -> Resu
         Some(i) => vec![reuse(cx, &listing.segments[i])?],
         None => Vec::new(),
     };
+    let scanned_from = a.scanned.first().map_or(cut.committed + 1, |s| s.header.base_seq);
     let (segments, token) = map_for_use(cx, &listing, a, &cut, &mut report)?;
     if let Some(store) = store {
         // Everything kept is durable now (`apply` synced it): that is the new evidence.
@@ -87,7 +92,7 @@ pub(crate) fn recover(cx: &Context<'_>, store: Option<&mut StoreWriter>) -> Resu
             store.update(cx.disk, marks)?;
         }
     }
-    Ok(Recovered { segments, token, next_seq: cut.committed + 1, spare, report })
+    Ok(Recovered { segments, token, next_seq: cut.committed + 1, spare, report, scanned_from })
 }
 
 /// The unused segment a writer prepared ahead, mapped for the next roll.
