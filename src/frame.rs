@@ -181,7 +181,7 @@ pub fn decode(data: &[u8], at: usize, salt: u64, layout: Layout) -> Decoded<'_> 
         return Decoded::Bad(BadFrame::LengthPastEnd(body_len));
     };
     let crc = read_u32(frame, CRC_AT);
-    if crc != checksum(SaltKey::new(salt), frame) {
+    if crc != checksum_salted(salt, frame) {
         return Decoded::Bad(BadFrame::Checksum);
     }
     let (durable_lag, batch) = match layout {
@@ -275,6 +275,18 @@ fn checksum(key: SaltKey, frame: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// `checksum(SaltKey::new(salt), frame)` for a reader, which has the salt and not its key:
+/// salt and length in one update, so one hasher is set up per frame, not two.
+fn checksum_salted(salt: u64, frame: &[u8]) -> u32 {
+    let mut head = [0u8; 12];
+    head[..8].copy_from_slice(&salt.to_le_bytes());
+    head[8..].copy_from_slice(&frame[LEN_AT..LEN_AT + 4]);
+    let mut h = crc32fast::Hasher::new();
+    h.update(&head);
+    h.update(&frame[SEQ_AT..]);
+    h.finalize()
+}
+
 /// Reads the seq field of a would-be frame without validating it; used to probe for frames
 /// past a bad one. `None` when too few bytes remain.
 pub fn peek_seq(data: &[u8], at: usize) -> Option<u64> {
@@ -325,6 +337,9 @@ mod tests {
         spec.extend_from_slice(&v[LEN_AT..LEN_AT + 4]);
         spec.extend_from_slice(&v[SEQ_AT..]);
         assert_eq!(read_u32(&v, CRC_AT), crc32fast::hash(&spec));
+        // The reader's form (salt and length in one update) and the writer's (resumed
+        // from the salt's key) agree.
+        assert_eq!(checksum_salted(salt, &v), checksum(SaltKey::new(salt), &v));
     }
 
     #[test]

@@ -41,14 +41,20 @@ pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
         .put_u64(BASE_SEQ_AT, index.base_seq)
         .put_u64(RECORDS_AT, index.records)
         .put_u32(LAST_FRAME_AT, index.last_frame_at);
-    let mut out = h.finish().to_vec();
+    let ids = index.sessions();
+    // Sized exactly up front: an index is megabytes, and a buffer grown by doubling would
+    // hold up to twice that, and leave the smaller blocks it moved out of behind in the
+    // allocator, in a writer that must stay small.
+    let postings: usize = ids.iter().map(|id| 1 + id.len() + 4 + 4 * index.session_offsets(id).len()).sum();
+    let size = HEADER_BYTES + 4 + 12 * index.sparse.len() + 4 + postings + 4;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&h.finish());
     let body_start = out.len();
     put_u32(&mut out, index.sparse.len() as u32);
     for e in &index.sparse {
         put_u32(&mut out, e.offset);
         out.extend_from_slice(&e.ts_ns.to_le_bytes());
     }
-    let ids = index.sessions();
     put_u32(&mut out, ids.len() as u32);
     for id in ids {
         out.push(id.len() as u8);
@@ -61,6 +67,7 @@ pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
     }
     let crc = crc32fast::hash(&out[body_start..]);
     put_u32(&mut out, crc);
+    debug_assert_eq!(out.len(), size, "the size computed up front");
     out
 }
 
