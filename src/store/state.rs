@@ -339,7 +339,8 @@ mod tests {
         // A use checks the binding, which holds.
         let (state, rec) = s.state_at(snap.seq + 1).unwrap();
         assert_eq!((rec.snapshot.map(|i| i.seq), rec.replayed), (Some(snap.seq), 1));
-        let expected = crate::state::EnergyState::replay((1..).zip(&events[..snap.seq as usize + 1]));
+        let expected =
+            crate::state::EnergyState::replay((1..).zip(&events[..usize::try_from(snap.seq).unwrap() + 1]));
         assert_eq!(state, expected);
     }
 }
