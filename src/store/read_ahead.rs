@@ -29,33 +29,50 @@ pub(super) fn for_each_ref(
     range: RangeInclusive<u64>,
     apply: impl FnMut(u64, &EventRef<'_>),
 ) -> Result<u64> {
-    let mut it = read::iter(shared, range);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if it.remaining() < MIN_EVENTS || cores < 2 {
-        return read::follow(&mut it, apply);
+    if read::iter(shared, range.clone()).remaining() < MIN_EVENTS || cores < 2 {
+        return read::for_each_ref(shared, range, apply);
     }
-    two_threads(it, apply)
+    two_threads(shared, range, apply)
 }
 
-/// The checker runs ahead on a scoped thread; this thread applies.
-fn two_threads(it: RecordIter, mut apply: impl FnMut(u64, &EventRef<'_>)) -> Result<u64> {
+/// The checker runs ahead on a scoped thread; this thread applies. When no thread can be
+/// started, one thread does both.
+fn two_threads(
+    shared: &Arc<Shared>,
+    range: RangeInclusive<u64>,
+    mut apply: impl FnMut(u64, &EventRef<'_>),
+) -> Result<u64> {
+    let it = read::iter(shared, range.clone());
     let segments = it.segments();
     let (checked_tx, checked_rx) = bounded::<Result<Vec<Checked>>>(AHEAD);
     let (spare_tx, spare_rx) = bounded::<Vec<Checked>>(AHEAD + 2);
-    std::thread::scope(|s| {
-        s.spawn(move || check_ahead(it, &checked_tx, &spare_rx));
+    let applied = std::thread::scope(|s| {
+        let checker = std::thread::Builder::new()
+            .name("wfstore-replay".into())
+            .spawn_scoped(s, move || check_ahead(it, &checked_tx, &spare_rx));
+        checker.ok()?;
         let mut n = 0;
         // Leaving early drops `checked_rx`: the checker's next send fails and it stops.
         for batch in checked_rx {
-            let batch = batch?;
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
             for c in &batch {
-                apply_checked(&segments, c, &mut apply)?;
+                if let Err(e) = apply_checked(&segments, c, &mut apply) {
+                    return Some(Err(e));
+                }
             }
             n += batch.len() as u64;
             let _ = spare_tx.try_send(batch);
         }
-        Ok(n)
-    })
+        Some(Ok(n))
+    });
+    match applied {
+        Some(result) => result,
+        None => read::for_each_ref(shared, range, apply),
+    }
 }
 
 /// Checks frames in order and sends them in batches; an error is sent after the batches
@@ -130,11 +147,7 @@ mod tests {
         let mut out = Vec::new();
         let f =
             |seq: u64, e: &EventRef<'_>| out.push((seq, format!("{} {} {:?}", e.session, e.ts_ns, e.body)));
-        let n = if two {
-            two_threads(read::iter(shared, range), f)
-        } else {
-            read::for_each_ref(shared, range, f)
-        };
+        let n = if two { two_threads(shared, range, f) } else { read::for_each_ref(shared, range, f) };
         (n, out)
     }
 

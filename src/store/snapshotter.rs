@@ -2,7 +2,8 @@
 //! the energy state and publishes a snapshot every N events and/or T. It follows in steps
 //! of N events with a snapshot after each, so one that fell behind (a writer faster than
 //! its replay, or a store opened after appends without snapshots) leaves no gap that time
-//! travel or recovery would replay whole. An append never
+//! travel or recovery would replay whole; only a closing store's last catch-up is one step.
+//! An append never
 //! waits for it; a snapshot only ever covers committed events a sync made durable (under
 //! every policy, `None` too). It stops once the store is poisoned.
 
@@ -124,7 +125,10 @@ impl Follower {
         stopping: bool,
     ) -> Result<bool> {
         let durable = shared.durable.durable();
-        let end = step_end(policy, self.last_snap, self.state.last_seq(), durable);
+        // A closing store takes one snapshot of everything, whatever is behind: a close
+        // that wrote one per step could take seconds.
+        let end =
+            if stopping { durable } else { step_end(policy, self.last_snap, self.state.last_seq(), durable) };
         self.cursor.extend_to(end);
         read::follow(&mut self.cursor, |seq, event| self.state.apply(seq, event))?;
         let new = self.state.last_seq() - self.last_snap;

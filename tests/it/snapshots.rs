@@ -253,7 +253,13 @@ fn a_snapshotter_that_starts_behind_leaves_a_snapshot_every_step_for_time_travel
     s.append_batch(&events).unwrap();
     s.close().unwrap();
     let policy = SnapshotPolicy { every_events: 100, every: None, keep: 1, history: 100 };
-    open_snapshotting(dir.path(), policy).close().unwrap();
+    let s = open_snapshotting(dir.path(), policy);
+    let last_step = (n - 1) / 100 * 100;
+    wait_until(&s, "the last step's snapshot", || {
+        s.snapshots().unwrap().last().map(|i| i.seq) == Some(last_step)
+    });
+    // Closing catches up the rest in one step, with one snapshot.
+    s.close().unwrap();
     let s = open(dir.path());
     let seqs: Vec<u64> = s.snapshots().unwrap().iter().map(|i| i.seq).collect();
     let mut expected: Vec<u64> = (1..=(n - 1) / 100).map(|k| k * 100).collect();
