@@ -74,7 +74,10 @@ pub fn record_body(data: &[u8]) {
         let n = codec::encode_into(&event, &mut buf).unwrap_or(0);
         assert_eq!(codec::decode(0, &buf[..n]).as_ref(), Ok(&event), "body round trip");
     }
-    let _ = codec::decode_session(data);
+    // The scan's hand session reader accepts only what bincode's accepts, reading the same.
+    if let Ok(s) = codec::session_view(data) {
+        assert_eq!(codec::decode_session_by_bincode(data), Ok(s), "session reader");
+    }
     // Replay's hand decoder accepts exactly what bincode accepts, and reads the same values.
     match (codec::decode_view(data), codec::decode(0, data)) {
         (Ok(v), Ok(e)) => {

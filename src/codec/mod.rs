@@ -13,7 +13,7 @@ use crate::state::EnergyState;
 
 mod view;
 
-pub(crate) use view::decode_view;
+pub(crate) use view::{decode_view, session_view};
 
 const CONFIG: Configuration<LittleEndian, Varint, Limit<{ RECORD_BODY_BYTES_MAX as usize }>> =
     config::standard().with_limit::<{ RECORD_BODY_BYTES_MAX as usize }>();
@@ -108,7 +108,16 @@ pub(crate) fn decode_ref(bytes: &[u8]) -> Result<BodyRef<'_>, String> {
 }
 
 /// Reads only the session id of a body, borrowing it: index rebuilds need nothing more.
+/// Read by hand (`view::session_view`); what that reader does not accept, bincode decides.
 pub fn decode_session(bytes: &[u8]) -> Result<&str, String> {
+    match session_view(bytes) {
+        Ok(session) => Ok(session),
+        Err(()) => decode_session_by_bincode(bytes),
+    }
+}
+
+/// `decode_session` through bincode: the reference the hand reader is held to.
+pub(crate) fn decode_session_by_bincode(bytes: &[u8]) -> Result<&str, String> {
     let ((version, _frame, session), _): ((u16, u64, &str), usize) =
         bincode::serde::borrow_decode_from_slice(bytes, CONFIG).map_err(|e| e.to_string())?;
     if version != EVENT_SCHEMA_VERSION {

@@ -63,6 +63,26 @@ fn printable(bytes: &[u8]) -> Option<&str> {
     Some(unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
+/// The session id of a body as `codec::decode_session` reads it (version, frame, then a
+/// string of 1..=128 bytes, the rest unread); `Err(())` when the hand reader does not
+/// accept it, and then `decode_session` asks bincode, which decides and says why. What a
+/// scan and an index rebuild read of every frame.
+pub(crate) fn session_view(bytes: &[u8]) -> Result<&str, ()> {
+    if bytes.len() > HAND_DECODED_MAX {
+        return Err(());
+    }
+    let mut r = Reader(bytes);
+    if r.varint_u16()? != EVENT_SCHEMA_VERSION {
+        return Err(());
+    }
+    r.varint_u64()?;
+    let session = r.str()?;
+    if !(1..=ID_BYTES_MAX).contains(&session.len()) {
+        return Err(());
+    }
+    Ok(session)
+}
+
 /// A cursor over the body's bytes; every read checks what is left.
 struct Reader<'a>(&'a [u8]);
 
@@ -269,6 +289,35 @@ mod tests {
             let mut longer = body.to_vec();
             longer.push(0);
             agree(&longer);
+        }
+    }
+
+    /// `session_view` accepts only what bincode's session read accepts, and reads the same.
+    fn session_agrees(bytes: &[u8]) {
+        if let Ok(s) = session_view(bytes) {
+            assert_eq!(super::super::decode_session_by_bincode(bytes), Ok(s), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn the_session_reader_agrees_with_bincode_on_every_truncation_and_mutation() {
+        let mut buf = vec![0u8; 4096];
+        for event in samples::events() {
+            let n = super::super::encode_into(&event, &mut buf).unwrap();
+            let body = &buf[..n];
+            assert_eq!(session_view(body), Ok(event.session.as_str()));
+            for len in 0..=n {
+                session_agrees(&body[..len]);
+            }
+            let mut m = body.to_vec();
+            for i in 0..n.min(64) {
+                let was = m[i];
+                for b in [0, 1, 2, 127, 128, 0x80, 0xc0, 0xff, 250, 251, 252, 253, 254] {
+                    m[i] = b;
+                    session_agrees(&m);
+                }
+                m[i] = was;
+            }
         }
     }
 
