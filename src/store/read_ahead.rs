@@ -115,7 +115,7 @@ fn apply_checked(
     let body = segments
         .get(c.segment)
         .and_then(|s| s.published().get(c.body.clone()))
-        .ok_or(Error::Decode { seq: c.seq, why: "checked frame out of its segment".into() })?;
+        .ok_or_else(|| Error::Decode { seq: c.seq, why: "checked frame out of its segment".into() })?;
     read::apply_body(c.seq, c.ts_ns, body, apply)
 }
 
