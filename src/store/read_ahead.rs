@@ -20,7 +20,7 @@ const BATCH: usize = 4096;
 /// Batches checked ahead of the one being applied.
 const AHEAD: usize = 4;
 /// Below this many events a second thread costs more than it saves.
-pub(super) const MIN_EVENTS: u64 = 100_000;
+const MIN_EVENTS: u64 = 100_000;
 
 /// `read::for_each_ref`, with the frames checked on a second thread when the range is long
 /// and the machine has a second core.
@@ -29,21 +29,22 @@ pub(super) fn for_each_ref(
     range: RangeInclusive<u64>,
     apply: impl FnMut(u64, &EventRef<'_>),
 ) -> Result<u64> {
+    let mut it = read::iter(shared, range.clone());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if read::iter(shared, range.clone()).remaining() < MIN_EVENTS || cores < 2 {
-        return read::for_each_ref(shared, range, apply);
+    if it.remaining() < MIN_EVENTS || cores < 2 {
+        return read::follow(&mut it, apply);
     }
-    two_threads(shared, range, apply)
+    two_threads(shared, range, it, apply)
 }
 
-/// The checker runs ahead on a scoped thread; this thread applies. When no thread can be
-/// started, one thread does both.
+/// The checker runs ahead on a scoped thread with `it` (an iterator over `range`); this
+/// thread applies. When no thread can be started, one thread does both.
 fn two_threads(
     shared: &Arc<Shared>,
     range: RangeInclusive<u64>,
+    it: RecordIter,
     mut apply: impl FnMut(u64, &EventRef<'_>),
 ) -> Result<u64> {
-    let it = read::iter(shared, range.clone());
     let segments = it.segments();
     let (checked_tx, checked_rx) = bounded::<Result<Vec<Checked>>>(AHEAD);
     let (spare_tx, spare_rx) = bounded::<Vec<Checked>>(AHEAD + 2);
@@ -69,10 +70,8 @@ fn two_threads(
         }
         Some(Ok(n))
     });
-    match applied {
-        Some(result) => result,
-        None => read::for_each_ref(shared, range, apply),
-    }
+    // The iterator went with the closure that was never started: begin again on this thread.
+    applied.unwrap_or_else(|| read::for_each_ref(shared, range, apply))
 }
 
 /// Checks frames in order and sends them in batches; an error is sent after the batches
@@ -147,7 +146,11 @@ mod tests {
         let mut out = Vec::new();
         let f =
             |seq: u64, e: &EventRef<'_>| out.push((seq, format!("{} {} {:?}", e.session, e.ts_ns, e.body)));
-        let n = if two { two_threads(shared, range, f) } else { read::for_each_ref(shared, range, f) };
+        let n = if two {
+            two_threads(shared, range.clone(), read::iter(shared, range), f)
+        } else {
+            read::for_each_ref(shared, range, f)
+        };
         (n, out)
     }
 
