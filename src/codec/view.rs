@@ -41,10 +41,11 @@ pub(crate) fn decode_view(bytes: &[u8]) -> Result<RecordView<'_>, ()> {
     Ok(RecordView { frame, session, user, body })
 }
 
-/// `bytes` as a `str` when they are ASCII: checked in one pass that does not stop early
-/// (so it vectorizes), where `from_utf8`'s setup costs most on short strings.
-fn ascii(bytes: &[u8]) -> Option<&str> {
-    if bytes.iter().fold(0, |any, &b| any | b) >= 0x80 {
+/// `bytes` as a `str` when every byte is ASCII and passes `keep`: checked in one pass that
+/// does not stop early (so it vectorizes), where `from_utf8`'s setup costs most on short
+/// strings.
+fn ascii(bytes: &[u8], keep: impl Fn(u8) -> bool) -> Option<&str> {
+    if !bytes.iter().fold(true, |all, &b| all & (b < 0x80) & keep(b)) {
         return None;
     }
     #[allow(unsafe_code)]
@@ -52,25 +53,13 @@ fn ascii(bytes: &[u8]) -> Option<&str> {
     Some(unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
-/// `bytes` as a `str` when every byte is printable ASCII (0x20..0x7f): an id's common case,
-/// which is then a valid [`Id`] if its length is.
-fn printable(bytes: &[u8]) -> Option<&str> {
-    if !bytes.iter().fold(true, |all, b| all & (0x20..0x7f).contains(b)) {
-        return None;
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: every byte is below 0x7f, and a string of ASCII bytes is valid UTF-8.
-    Some(unsafe { std::str::from_utf8_unchecked(bytes) })
-}
-
 /// The session id of a body as `codec::decode_session` reads it (version, frame, then a
 /// string of 1..=128 bytes, the rest unread); `Err(())` when the hand reader does not
 /// accept it, and then `decode_session` asks bincode, which decides and says why. What a
-/// scan and an index rebuild read of every frame.
+/// scan and an index rebuild read of every frame. Unlike `decode_view` it needs no length
+/// gate: what it accepts is at most 149 bytes read, far inside bincode's limit whatever
+/// the body's length.
 pub(crate) fn session_view(bytes: &[u8]) -> Result<&str, ()> {
-    if bytes.len() > HAND_DECODED_MAX {
-        return Err(());
-    }
     let mut r = Reader(bytes);
     if r.varint_u16()? != EVENT_SCHEMA_VERSION {
         return Err(());
@@ -143,7 +132,7 @@ impl<'a> Reader<'a> {
     fn str(&mut self) -> R<&'a str> {
         let n = self.len()?;
         let bytes = self.take(n)?;
-        match ascii(bytes) {
+        match ascii(bytes, |_| true) {
             Some(s) => Ok(s),
             None => std::str::from_utf8(bytes).map_err(|_| ()),
         }
@@ -154,7 +143,9 @@ impl<'a> Reader<'a> {
     fn id(&mut self) -> R<&'a str> {
         let n = self.len()?;
         let bytes = self.take(n)?;
-        if let Some(s) = printable(bytes).filter(|_| (1..=ID_BYTES_MAX).contains(&n)) {
+        // Printable ASCII of an id's length is a valid [`Id`].
+        let printable = |b: u8| b >= 0x20 && b != 0x7f;
+        if let Some(s) = ascii(bytes, printable).filter(|_| (1..=ID_BYTES_MAX).contains(&n)) {
             return Ok(s);
         }
         let s = std::str::from_utf8(bytes).map_err(|_| ())?;
@@ -264,60 +255,63 @@ mod tests {
         }
     }
 
+    /// Every sample event's body, as the encoder writes it.
+    fn sample_bodies() -> Vec<(crate::event::Event, Vec<u8>)> {
+        let mut buf = vec![0u8; 4096];
+        samples::events()
+            .into_iter()
+            .map(|event| {
+                let n = super::super::encode_into(&event, &mut buf).unwrap();
+                (event, buf[..n].to_vec())
+            })
+            .collect()
+    }
+
+    /// Runs `check` on every truncation of `body`, every byte of it set to each of a set of
+    /// telling values and flipped bit by bit, and `body` with a byte more.
+    fn every_variant(body: &[u8], check: impl Fn(&[u8])) {
+        for len in 0..=body.len() {
+            check(&body[..len]);
+        }
+        let mut m = body.to_vec();
+        for i in 0..m.len() {
+            let was = m[i];
+            for b in [0, 1, 2, 31, 32, 33, 0x7f, 0x80, 0xc0, 0xff, 250, 251, 252, 253, 254]
+                .into_iter()
+                .chain((0..8).map(|bit| was ^ (1 << bit)))
+            {
+                m[i] = b;
+                check(&m);
+            }
+            m[i] = was;
+        }
+        m.push(0);
+        check(&m);
+    }
+
     #[test]
     fn every_sample_every_truncation_and_every_byte_mutation_agree() {
-        let mut buf = vec![0u8; 4096];
-        for event in samples::events() {
-            let n = super::super::encode_into(&event, &mut buf).unwrap();
-            let body = &buf[..n];
-            assert!(decode_view(body).is_ok(), "{}", event.event_type());
-            for len in 0..=n {
-                agree(&body[..len]);
-            }
-            let mut m = body.to_vec();
-            for i in 0..n {
-                let was = m[i];
-                for b in [0, 1, 2, 31, 32, 33, 0x7f, 0x80, 0xc0, 0xff, 250, 251, 252, 253, 254]
-                    .into_iter()
-                    .chain((0..8).map(|bit| was ^ (1 << bit)))
-                {
-                    m[i] = b;
-                    agree(&m);
-                }
-                m[i] = was;
-            }
-            let mut longer = body.to_vec();
-            longer.push(0);
-            agree(&longer);
+        for (event, body) in sample_bodies() {
+            assert!(decode_view(&body).is_ok(), "{}", event.event_type());
+            every_variant(&body, agree);
         }
     }
 
-    /// `session_view` accepts only what bincode's session read accepts, and reads the same.
+    /// The session read by hand, bincode deciding what it does not accept, gives exactly
+    /// what bincode alone gives.
     fn session_agrees(bytes: &[u8]) {
+        let by_bincode = super::super::decode_session_by_bincode(bytes);
+        assert_eq!(super::super::decode_session(bytes), by_bincode, "{bytes:?}");
         if let Ok(s) = session_view(bytes) {
-            assert_eq!(super::super::decode_session_by_bincode(bytes), Ok(s), "{bytes:?}");
+            assert_eq!(by_bincode, Ok(s), "{bytes:?}");
         }
     }
 
     #[test]
     fn the_session_reader_agrees_with_bincode_on_every_truncation_and_mutation() {
-        let mut buf = vec![0u8; 4096];
-        for event in samples::events() {
-            let n = super::super::encode_into(&event, &mut buf).unwrap();
-            let body = &buf[..n];
-            assert_eq!(session_view(body), Ok(event.session.as_str()));
-            for len in 0..=n {
-                session_agrees(&body[..len]);
-            }
-            let mut m = body.to_vec();
-            for i in 0..n.min(64) {
-                let was = m[i];
-                for b in [0, 1, 2, 127, 128, 0x80, 0xc0, 0xff, 250, 251, 252, 253, 254] {
-                    m[i] = b;
-                    session_agrees(&m);
-                }
-                m[i] = was;
-            }
+        for (event, body) in sample_bodies() {
+            assert_eq!(session_view(&body), Ok(event.session.as_str()));
+            every_variant(&body, session_agrees);
         }
     }
 
@@ -333,5 +327,9 @@ mod tests {
         assert!(n > HAND_DECODED_MAX);
         assert!(super::super::decode(0, &buf[..n]).is_err(), "over bincode's limit");
         assert_eq!(decode_view(&buf[..n]), Err(()));
+        // The session reader has no length gate: its prefix is inside the limit, so it reads
+        // the session of this body, as bincode's session read does.
+        assert_eq!(session_view(&buf[..n]), Ok(event.session.as_str()));
+        session_agrees(&buf[..n]);
     }
 }
