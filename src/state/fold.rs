@@ -36,7 +36,8 @@ struct SessionSlot {
 }
 
 impl Fold {
-    /// Takes `state` apart into slots (moves, no copies).
+    /// Takes `state` apart into slots: the states are moved; each id is copied once, as
+    /// the key it is found by.
     pub fn new(state: EnergyState) -> Fold {
         let mut fold = Fold { last_seq: state.last_seq, ..Fold::default() };
         for (id, state) in state.sessions {

@@ -101,9 +101,11 @@ impl Follower {
     /// is followed step by step); `None` after a warning when it cannot be rebuilt.
     fn recover(shared: &Arc<Shared>, policy: &SnapshotPolicy) -> Option<Follower> {
         let durable = shared.durable.durable();
-        let newest = snapshot::list(&shared.dir).ok().and_then(|l| l.last().map(|i| i.seq)).unwrap_or(0);
-        let upto = step_end(policy, newest, newest, durable);
-        let (state, rec) = match state::recover_state(shared, upto) {
+        let recovered = snapshot::list(&shared.dir).and_then(|list| {
+            let newest = list.last().map_or(0, |i| i.seq);
+            state::recover_state(shared, step_end(policy, newest, newest, durable))
+        });
+        let (state, rec) = match recovered {
             Ok(s) => s,
             Err(e) => {
                 shared.warn(format!("snapshotter could not recover the state: {e}"));
@@ -149,7 +151,8 @@ impl Follower {
         let seq = self.state.last_seq();
         // The cursor's last frame is the state's last event unless a tombstone followed it.
         let bind = self.cursor.last_binding().filter(|_| self.cursor.last_seq_read() == Some(seq));
-        // Ordered for the snapshot, then taken apart again to follow on (moves, no copies).
+        // Ordered for the snapshot, then taken apart again to follow on (the states move;
+        // only the ids are copied, once per session and user).
         let whole = std::mem::take(&mut self.state).into_state();
         let published = state::publish_bound(shared, &whole, bind)
             .and_then(|_| snapshot::prune_spaced(&shared.disk, &shared.dir, policy.keep, policy.history));
