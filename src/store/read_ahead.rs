@@ -160,11 +160,15 @@ mod tests {
         assert!(store.shared.segments.read().len() > 1, "spans segments");
         let last = store.last_seq();
         // The last: a range past the end, which is empty.
-        for range in [1..=last, 5..=BATCH as u64 + 1, 7..=7, last + 1..=last + 5] {
+        for (range, events) in
+            [(1..=last, last), (5..=BATCH as u64 + 1, BATCH as u64 - 3), (7..=7, 1), (last + 1..=last + 5, 0)]
+        {
             let (n1, one) = seen(&store.shared, range.clone(), false);
-            let (n2, two) = seen(&store.shared, range, true);
-            assert_eq!(n1.unwrap(), n2.unwrap());
+            let (n2, two) = seen(&store.shared, range.clone(), true);
+            assert_eq!((n1.unwrap(), n2.unwrap()), (events, events), "{range:?}");
             assert_eq!(one, two);
+            let seqs: Vec<u64> = range.filter(|&s| s <= last).collect();
+            assert_eq!(one.iter().map(|e| e.0).collect::<Vec<_>>(), seqs);
         }
     }
 
@@ -183,8 +187,13 @@ mod tests {
         let store = Store::open(dir.path(), &OpenOptions::read_only()).unwrap();
         let (n1, one) = seen(&store.shared, 1..=last, false);
         let (n2, two) = seen(&store.shared, 1..=last, true);
-        assert_eq!(n1.unwrap_err().to_string(), n2.unwrap_err().to_string());
+        let why = n1.unwrap_err().to_string();
+        assert_eq!(why, n2.unwrap_err().to_string());
+        assert!(why.contains("0000000002.seg") && why.ends_with("checksum mismatch"), "{why}");
         assert_eq!(one, two);
-        assert!(!one.is_empty());
+        // Every event before the damaged frame, in order, and none after it.
+        let damaged: u64 =
+            why.split("expected seq ").nth(1).unwrap().split(')').next().unwrap().parse().unwrap();
+        assert_eq!(one.iter().map(|e| e.0).collect::<Vec<_>>(), (1..damaged).collect::<Vec<_>>());
     }
 }
