@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Read as _};
 use std::os::unix::fs::{FileExt as _, FileTypeExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -320,8 +320,20 @@ impl Disk {
     /// fsync it, rename it over the target, fsync the directory. A crash leaves the old file
     /// or the new one, never a mix; a failure leaves no temp file behind.
     pub fn write_atomic(&self, dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+        self.write_atomic_with(dir, name, |out| out.write_all(bytes))
+    }
+
+    /// `write_atomic` of the content `write` streams into the writer it is given: each of
+    /// its writes is one `Op::Write`.
+    pub fn write_atomic_with(
+        &self,
+        dir: &Path,
+        name: &str,
+        write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+    ) -> Result<()> {
         let (tmp, file) = self.create_temp(dir, name)?;
-        let written = self.write_all_new(&file, &tmp, bytes).and_then(|()| self.sync_file(&file, &tmp));
+        let mut out = NewFile { disk: self, file: &file, path: &tmp, offset: 0 };
+        let written = write(&mut out).ctx("write", &tmp).and_then(|()| self.sync_file(&file, &tmp));
         drop(file);
         if let Err(e) = written.and_then(|()| self.rename(&tmp, &dir.join(name))) {
             let _ = fs::remove_file(&tmp);
@@ -350,11 +362,26 @@ impl Disk {
             last.unwrap_or_else(|| io::ErrorKind::AlreadyExists.into()),
         ))
     }
+}
 
-    /// Writes the whole content of a file just created.
-    fn write_all_new(&self, file: &File, path: &Path, bytes: &[u8]) -> Result<()> {
-        self.run(Op::Write { path, offset: 0, len: bytes.len() }, || (&*file).write_all(bytes))
-            .ctx("write", path)
+/// A file being written from its start, each write seen by the disk's hook.
+struct NewFile<'a> {
+    disk: &'a Disk,
+    file: &'a File,
+    path: &'a Path,
+    offset: u64,
+}
+
+impl io::Write for NewFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (path, offset) = (self.path, self.offset);
+        self.disk.run(Op::Write { path, offset, len: buf.len() }, || self.file.write_all_at(buf, offset))?;
+        self.offset += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,7 +1,11 @@
 //! `NNNNNNNNNN.idx`: a segment's sidecar index on disk (formats/index.md). Decoding treats
 //! the bytes as hostile: every count is checked against the bytes left before any allocation.
 
-use super::{SPARSE_EVERY, SegmentIndex, SparseEntry};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use super::{Postings, SPARSE_EVERY, SegmentIndex, SparseEntry};
+use crate::disk::Disk;
 use crate::header::{HEADER_BYTES, HeaderBuf, HeaderView};
 use crate::limits::ID_BYTES_MAX;
 
@@ -27,12 +31,41 @@ pub struct IndexKey {
     pub segment_no: u64,
 }
 
-/// Encodes an index file.
+/// Encodes an index file (tests, fuzzing and small rewrites; a writer streams it with
+/// [`publish`]).
+pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_len(index));
+    // Writing into a Vec cannot fail.
+    let _ = encode_to(key, index, &mut out);
+    out
+}
+
+/// Publishes `index` as `dir/name` atomically, streamed to the file: an index is megabytes,
+/// and a writer that encoded it into one buffer first held it twice and left the freed
+/// buffer in the allocator, in a process that must stay small.
+pub(crate) fn publish(
+    disk: &Disk,
+    dir: &Path,
+    name: &str,
+    key: IndexKey,
+    index: &SegmentIndex,
+) -> crate::Result<()> {
+    disk.write_atomic_with(dir, name, |out| encode_to(key, index, out))
+}
+
+/// The encoded size of `index`, in bytes.
+fn encoded_len(index: &SegmentIndex) -> usize {
+    let postings: usize = index.sessions.iter().map(|(id, p)| 1 + id.len() + 4 + 4 * p.len()).sum();
+    HEADER_BYTES + 4 + 12 * index.sparse.len() + 4 + postings + 4
+}
+
+/// Writes an index file to `out`: its header, then its body through a buffer that the
+/// body's CRC is computed over, then the CRC.
 #[expect(
     clippy::cast_possible_truncation,
     reason = "counts are bounded by the records of one segment (< 2^32 bytes) and ids by 128 bytes"
 )]
-pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
+fn encode_to(key: IndexKey, index: &SegmentIndex, out: &mut dyn Write) -> io::Result<()> {
     let mut h = HeaderBuf::new(MAGIC, VERSION);
     h.put_u32(END_AT, index.end)
         .put_u64(STORE_ID_AT, key.store_id)
@@ -41,34 +74,47 @@ pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
         .put_u64(BASE_SEQ_AT, index.base_seq)
         .put_u64(RECORDS_AT, index.records)
         .put_u32(LAST_FRAME_AT, index.last_frame_at);
-    let ids = index.sessions();
-    // Sized exactly up front: an index is megabytes, and a buffer grown by doubling would
-    // hold up to twice that, and leave the smaller blocks it moved out of behind in the
-    // allocator, in a writer that must stay small.
-    let postings: usize = ids.iter().map(|id| 1 + id.len() + 4 + 4 * index.session_offsets(id).len()).sum();
-    let size = HEADER_BYTES + 4 + 12 * index.sparse.len() + 4 + postings + 4;
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(&h.finish());
-    let body_start = out.len();
-    put_u32(&mut out, index.sparse.len() as u32);
+    out.write_all(&h.finish())?;
+    let mut body = BufWriter::with_capacity(WRITE_CHUNK, Summed { crc: crc32fast::Hasher::new(), out });
+    body.write_all(&(index.sparse.len() as u32).to_le_bytes())?;
     for e in &index.sparse {
-        put_u32(&mut out, e.offset);
-        out.extend_from_slice(&e.ts_ns.to_le_bytes());
+        body.write_all(&e.offset.to_le_bytes())?;
+        body.write_all(&e.ts_ns.to_le_bytes())?;
     }
-    put_u32(&mut out, ids.len() as u32);
+    let ids = index.sessions();
+    body.write_all(&(ids.len() as u32).to_le_bytes())?;
     for id in ids {
-        out.push(id.len() as u8);
-        out.extend_from_slice(id.as_bytes());
-        let offsets = index.session_offsets(id);
-        put_u32(&mut out, offsets.len() as u32);
-        for &o in offsets {
-            put_u32(&mut out, o);
+        let Some(postings) = index.postings(id) else { continue };
+        body.write_all(&[id.len() as u8])?;
+        body.write_all(id.as_bytes())?;
+        body.write_all(&(postings.len() as u32).to_le_bytes())?;
+        for o in postings.iter() {
+            body.write_all(&o.to_le_bytes())?;
         }
     }
-    let crc = crc32fast::hash(&out[body_start..]);
-    put_u32(&mut out, crc);
-    debug_assert_eq!(out.len(), size, "the size computed up front");
-    out
+    let Summed { crc, out } = body.into_inner().map_err(io::IntoInnerError::into_error)?;
+    out.write_all(&crc.finalize().to_le_bytes())
+}
+
+/// Bytes handed to the file at a time.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// A writer that sums what passes through it.
+struct Summed<'a> {
+    crc: crc32fast::Hasher,
+    out: &'a mut dyn Write,
+}
+
+impl Write for Summed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// An index file's header: what it says about its segment without reading its body.
@@ -191,16 +237,16 @@ fn decode_sessions(c: &mut Cursor<'_>, index: &SegmentIndex) -> Result<super::Se
     Ok(sessions)
 }
 
-fn decode_offsets(c: &mut Cursor<'_>, index: &SegmentIndex) -> Result<Vec<u32>, Rejected> {
+fn decode_offsets(c: &mut Cursor<'_>, index: &SegmentIndex) -> Result<Postings, Rejected> {
     let n = c.u32()? as usize;
     if n == 0 || n as u64 > index.records {
         return Err(Rejected(format!("session with {n} postings")));
     }
     c.need(n.saturating_mul(4))?;
-    let mut out = Vec::with_capacity(n);
+    let mut out = Postings::default();
     for _ in 0..n {
         let o = c.u32()?;
-        if o < crate::segment::offset32(HEADER_BYTES) || o >= index.end || out.last().is_some_and(|&p| p >= o)
+        if o < crate::segment::offset32(HEADER_BYTES) || o >= index.end || out.last().is_some_and(|p| p >= o)
         {
             return Err(Rejected(format!("posting offset {o} out of order or range")));
         }
@@ -230,10 +276,6 @@ impl<'a> Cursor<'a> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-}
-
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
 }
 
 #[cfg(test)]

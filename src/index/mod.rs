@@ -4,6 +4,9 @@
 //! - `file`: the byte format of `NNNNNNNNNN.idx` files and their validation.
 
 pub mod file;
+mod postings;
+
+pub(crate) use postings::Postings;
 
 use std::collections::HashMap;
 
@@ -11,7 +14,7 @@ use rustc_hash::FxBuildHasher;
 
 /// Session id → frame offsets. Fx hashing: ids are not attacker-controlled keys worth
 /// SipHash's cost on every append.
-pub(crate) type SessionMap = HashMap<Box<str>, Vec<u32>, FxBuildHasher>;
+pub(crate) type SessionMap = HashMap<Box<str>, Postings, FxBuildHasher>;
 
 /// Commit points are kept at this granularity.
 const COMMIT_PAGE_BYTES: u32 = 4096;
@@ -88,7 +91,7 @@ impl SegmentIndex {
         match self.sessions.get_mut(session) {
             Some(offsets) => offsets.push(at),
             None => {
-                self.sessions.insert(session.into(), vec![at]);
+                self.sessions.insert(session.into(), Postings::one(at));
             }
         }
     }
@@ -107,7 +110,7 @@ impl SegmentIndex {
     /// Drops the session postings of frames that became tombstones (offsets sorted).
     pub fn forget(&mut self, purged: &[u32]) {
         self.sessions.retain(|_, offsets| {
-            offsets.retain(|o| purged.binary_search(o).is_err());
+            offsets.retain(|o| purged.binary_search(&o).is_err());
             !offsets.is_empty()
         });
     }
@@ -121,8 +124,7 @@ impl SegmentIndex {
         }
         self.sparse.truncate(usize::try_from(records.div_ceil(SPARSE_EVERY)).unwrap_or(usize::MAX));
         self.sessions.retain(|_, offsets| {
-            let keep = offsets.partition_point(|&o| o < end);
-            offsets.truncate(keep);
+            offsets.retain(|o| o < end);
             !offsets.is_empty()
         });
         self.commits.retain(|&(e, _)| e <= end);
@@ -147,8 +149,13 @@ impl SegmentIndex {
     }
 
     /// Frame offsets of one session's records, in seq order.
-    pub fn session_offsets(&self, session: &str) -> &[u32] {
-        self.sessions.get(session).map_or(&[], Vec::as_slice)
+    pub fn session_offsets(&self, session: &str) -> Vec<u32> {
+        self.sessions.get(session).map_or_else(Vec::new, |p| p.iter().collect())
+    }
+
+    /// One session's postings, if it has any here.
+    pub(crate) fn postings(&self, session: &str) -> Option<&Postings> {
+        self.sessions.get(session)
     }
 
     /// The sessions with records in this segment, sorted.

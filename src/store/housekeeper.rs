@@ -14,6 +14,7 @@ use super::durability::{EVIDENCE_INTERVAL, PoisonCause};
 use super::prepare::{self, Prepared};
 use super::{Shared, frames};
 use crate::error::{Error, IoContext, Result};
+use crate::index::SegmentIndex;
 use crate::index::file as index_file;
 use crate::segment::Segment;
 
@@ -195,10 +196,7 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
     // The index file first, from the writer's copy: once it is on disk the read-only copy
     // needs none in memory (a read loads it again), so a writer's memory stays flat however
     // long the log grows (an index holds a posting per event).
-    let written = match seg.index().map(|ix| index_file::encode(seg.index_key(), &ix)) {
-        Some(bytes) => write_index(shared, &seg, &bytes),
-        None => false,
-    };
+    let written = seg.index().is_some_and(|ix| write_index(shared, &seg, &ix));
     match seg.reopen_read_only(!written) {
         Ok(ro) => {
             drop(seg);
@@ -214,10 +212,10 @@ fn seal(shared: &Shared, seg: Arc<Segment>) {
 }
 
 /// Writes a sealed segment's index file; says whether it is on disk.
-fn write_index(shared: &Shared, seg: &Segment, bytes: &[u8]) -> bool {
+fn write_index(shared: &Shared, seg: &Segment, index: &SegmentIndex) -> bool {
     let path = seg.index_path();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    match shared.disk.write_atomic(&shared.dir, name, bytes) {
+    match index_file::publish(&shared.disk, &shared.dir, name, seg.index_key(), index) {
         Ok(()) => true,
         // The index is derivable from the log: a missing one is rebuilt when it is needed.
         Err(e) => {

@@ -374,8 +374,8 @@ impl Iterator for SessionIter {
             if self.seg >= self.segments.len() {
                 return None;
             }
-            let offsets = index_of(&self.shared, &self.segments, self.seg)
-                .map(|ix| ix.session_offsets(&self.session).to_vec());
+            let offsets =
+                index_of(&self.shared, &self.segments, self.seg).map(|ix| ix.session_offsets(&self.session));
             match offsets {
                 Ok(o) => self.offsets = o.into_iter(),
                 Err(e) => return Some(Err(self.stop(e))),
@@ -476,8 +476,7 @@ fn rebuild(shared: &Shared, seg: &Segment, next_seq: u64, why: &str) -> Result<S
     shared.warn(format!("rebuilt index {}: {why}", path.display()));
     if shared.writable {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let bytes = index_file::encode(seg.index_key(), &index);
-        if let Err(e) = shared.disk.write_atomic(&shared.dir, name, &bytes) {
+        if let Err(e) = index_file::publish(&shared.disk, &shared.dir, name, seg.index_key(), &index) {
             shared.warn(format!("writing index {name}: {e}"));
         }
     }

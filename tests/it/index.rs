@@ -83,3 +83,48 @@ fn ahead_of_the_log() {
 fn behind_the_log() {
     check(|dir, idx| shifted(&idx[1], &data_segments(dir)[1], -1));
 }
+
+/// Records the length of every write to an index file's temp file.
+#[derive(Default)]
+struct IndexWrites(std::sync::Mutex<Vec<usize>>);
+
+impl wfstore::disk::DiskHook for IndexWrites {
+    fn before(&self, _: &wfstore::disk::Op<'_>) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn after(&self, op: &wfstore::disk::Op<'_>) {
+        if let wfstore::disk::Op::Write { path, len, .. } = op
+            && path.to_string_lossy().contains(".idx.")
+        {
+            self.0.lock().unwrap().push(*len);
+        }
+    }
+}
+
+/// A writer's memory must not hold an index twice: a sealed segment's index goes to disk in
+/// chunks as it is encoded, never from one buffer of the whole file.
+#[test]
+fn a_sealed_index_is_streamed_to_disk_in_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    create(dir.path(), 4 << 20);
+    let hook = std::sync::Arc::new(IndexWrites::default());
+    let opts = wfstore::OpenOptions {
+        snapshots: None,
+        disk: wfstore::disk::Disk::hooked(hook.clone()),
+        ..wfstore::OpenOptions::default()
+    };
+    let s = open_with(dir.path(), &opts).unwrap();
+    let events: Vec<_> = (1..=60_000).map(|i| wfstore::sim::synthetic(SEED, i)).collect();
+    for frame in events.chunks(1000) {
+        s.append_batch(frame).unwrap();
+    }
+    s.close().unwrap();
+    let written: u64 = idx_files(dir.path()).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+    let biggest = idx_files(dir.path()).iter().map(|p| std::fs::metadata(p).unwrap().len()).max().unwrap();
+    assert!(biggest > 128 << 10, "an index of {biggest} bytes is too small to show chunking");
+    let writes = hook.0.lock().unwrap().clone();
+    assert_eq!(writes.iter().sum::<usize>() as u64, written, "every byte of every index file, once");
+    assert!(writes.iter().all(|&len| len <= 64 << 10), "writes of at most 64 KiB: {writes:?}");
+    assert_prefix(&open(dir.path()), 60_000);
+}

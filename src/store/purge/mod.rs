@@ -268,7 +268,7 @@ fn refresh_indexes(shared: &Shared, journal: &Journal) -> Result<()> {
         }
         let (_, index) = seg.scan_and_index(Chain::start(seg.header.base_seq), false)?;
         let name = segment::file_name(seg.no(), INDEX_EXT);
-        shared.disk.write_atomic(&shared.dir, &name, &index_file::encode(seg.index_key(), &index))?;
+        index_file::publish(&shared.disk, &shared.dir, &name, seg.index_key(), &index)?;
         seg.set_index(index);
     }
     Ok(())

@@ -351,7 +351,7 @@ fn sync_scanned(cx: &Context<'_>, a: &Analysis, tail: usize, report: &mut Recove
             };
             let ix = analyze::index_path(path);
             let name = ix.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            cx.disk.write_atomic(cx.dir, &name, &crate::index::file::encode(key, &s.index))?;
+            crate::index::file::publish(cx.disk, cx.dir, &name, key, &s.index)?;
             report.written_indexes.push(ix);
         }
     }
