@@ -123,6 +123,19 @@ pub enum Error {
         /// The copy taken before the first step, kept.
         backup: Option<PathBuf>,
     },
+    /// PostgreSQL failed while exporting: the server's message, and its SQLSTATE when the
+    /// server sent one. Never holds a password: the server is named as `user@host:port/db`.
+    #[cfg(feature = "postgres")]
+    #[error("postgres {server}, {context}: {source}{}", sqlstate_note(source))]
+    Postgres {
+        /// The server and database, without a password.
+        server: String,
+        /// What the export was doing.
+        context: String,
+        /// The client's error (the server's, for a database error).
+        #[source]
+        source: postgres::Error,
+    },
     /// The store was opened read-only.
     #[error("store is open read-only")]
     ReadOnly,
@@ -252,4 +265,10 @@ impl<T> IoContext<T> for io::Result<T> {
     fn ctx(self, op: &'static str, path: &std::path::Path) -> Result<T> {
         self.map_err(|e| Error::io(op, path, e))
     }
+}
+
+/// ` (SQLSTATE 42501)` for a database error, nothing otherwise.
+#[cfg(feature = "postgres")]
+fn sqlstate_note(e: &postgres::Error) -> String {
+    e.code().map(|c| format!(" (SQLSTATE {})", c.code())).unwrap_or_default()
 }

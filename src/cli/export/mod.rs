@@ -1,6 +1,7 @@
 //! `wfstore export ...`: the store's events for audits and other tools, in other forms.
 //!
 //! - `sqlite`: the relational view (`schemas/audit.md`).
+//! - `postgres`: the same view in a shared PostgreSQL, many stores in one database.
 //! - `audit`: the audit document of one session, as YAML or JSON
 //!   (`schemas/audit-document.md`).
 //! - `jsonl`: every event as JSON Lines.
@@ -8,6 +9,7 @@
 
 mod audit;
 mod jsonl;
+mod postgres;
 pub mod sqlite;
 mod yaml;
 
@@ -20,6 +22,9 @@ use super::output::Exit;
 pub enum Action {
     /// Materialize the relational view into a SQLite database (full, or `--incremental`).
     Sqlite(sqlite::Args),
+    /// Materialize the relational view into a shared PostgreSQL, one store among many (full,
+    /// `--incremental`, or `--drop-store ID`).
+    Postgres(postgres::Args),
     /// The audit document of one session: metadata, events, energy checks, patterns,
     /// snapshots, summary. Exit 3 when an energy check fails.
     Audit(audit::Args),
@@ -31,6 +36,7 @@ pub enum Action {
 pub fn run(dir: &Path, json: bool, action: &Action) -> anyhow::Result<Exit> {
     match action {
         Action::Sqlite(args) => sqlite::run(dir, json, args),
+        Action::Postgres(args) => postgres::run(dir, json, args),
         Action::Audit(args) => audit::run(dir, json, args),
         Action::Jsonl(args) => jsonl::run(dir, json, args),
     }

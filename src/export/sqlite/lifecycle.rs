@@ -3,21 +3,20 @@
 //! sessions and users left without events.
 //!
 //! A record is imported once, keyed by its index in `AUDIT` and its CRC
-//! (`audit_log_by_store_record`). The rows of a purge are found from the record: among the
-//! exported seqs in its range, those the store no longer returns (tombstones; `store.iter`
-//! skips them) and those whose user or session id matches its salted subject hash (which
-//! also finds them once retention has removed their segments). They are deleted with
-//! `secure_delete` on, so the freed pages hold zeros, not the ids.
+//! (`audit_log_by_store_record`). The rows of a purge are found from the record
+//! (`export::purged`) and deleted with `secure_delete` on, so the freed pages hold zeros,
+//! not the ids.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::rows::int;
 use super::{SqlResult, sql, sql_err};
-use crate::audit::{Action, AuditRecord, Subject};
+use crate::audit::{Action, AuditRecord};
 use crate::error::Result;
+use crate::export::purged::{self, crc, hex};
+use crate::export::rows::int;
 use crate::store::Store;
 
 /// What `import` did.
@@ -61,12 +60,6 @@ pub fn import(conn: &mut Connection, path: &Path, store: &Store, exported: u64) 
     Ok(done)
 }
 
-/// The record's CRC, as its last 4 bytes hold it.
-fn crc(r: &AuditRecord) -> u32 {
-    let b = r.encode();
-    u32::from_le_bytes([b[124], b[125], b[126], b[127]])
-}
-
 fn imported(conn: &Connection) -> SqlResult<BTreeSet<(i64, i64)>> {
     let mut stmt =
         conn.prepare("SELECT store_record, store_crc FROM audit_log WHERE store_record IS NOT NULL")?;
@@ -74,13 +67,9 @@ fn imported(conn: &Connection) -> SqlResult<BTreeSet<(i64, i64)>> {
     Ok(keys)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn insert(tx: &Transaction<'_>, index: u64, r: &AuditRecord) -> SqlResult<usize> {
     let seq = |s: u64| (s > 0).then(|| int(s));
-    let kind = r.subject.map(|s| if s.kind == Subject::USER { "user" } else { "session" });
+    let kind = r.subject.as_ref().map(purged::subject_kind);
     tx.execute(
         sql::AUDIT_IMPORT,
         params![
@@ -108,10 +97,7 @@ fn delete_purged(
     purge: &AuditRecord,
     exported: u64,
 ) -> Result<u64> {
-    let (lo, hi) = (purge.seq_first.max(1), purge.seq_last.min(exported));
-    if purge.events == 0 || lo > hi {
-        return Ok(0);
-    }
+    let Some((lo, hi)) = purged::range(purge, exported) else { return Ok(0) };
     let candidates: Vec<(u64, String, String)> = {
         let mut stmt = tx
             .prepare("SELECT seq, session_id, user_id FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
@@ -125,30 +111,8 @@ fn delete_purged(
     if candidates.is_empty() {
         return Ok(0);
     }
-    // Tombstones: seqs of the log (from its start) that the store no longer returns.
-    let start = store.first_seq().max(lo);
-    let mut present = BTreeSet::new();
-    if start >= 1 && start <= hi {
-        for record in store.iter(start..=hi) {
-            present.insert(record?.seq);
-        }
-    }
-    let mut matches: HashMap<(u8, String), bool> = HashMap::new();
-    let mut is_subject = |kind: u8, id: &str| {
-        *matches.entry((kind, id.to_owned())).or_insert_with(|| purge.subject.is_some_and(|s| s.is(kind, id)))
-    };
-    let mut sessions = BTreeSet::new();
-    let mut users = BTreeSet::new();
-    let mut doomed = Vec::new();
-    for (seq, session, user) in candidates {
-        let tombstone = seq >= start && !present.contains(&seq);
-        if tombstone || is_subject(Subject::USER, &user) || is_subject(Subject::SESSION, &session) {
-            doomed.push(seq);
-            sessions.insert(session);
-            users.insert(user);
-        }
-    }
-    delete_rows(tx, &doomed, &sessions, &mut users).map_err(|e| sql_err(path, e))
+    let mut doomed = purged::doomed(store, purge, (lo, hi), candidates)?;
+    delete_rows(tx, &doomed.seqs, &doomed.sessions, &mut doomed.users).map_err(|e| sql_err(path, e))
 }
 
 /// Deletes the events `seqs` and their contributions, then the sessions and users left

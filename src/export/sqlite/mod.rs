@@ -22,13 +22,11 @@
 //!
 //! - `migrate`: the numbered migrations, the runner and version detection.
 //! - `lifecycle`: `AUDIT` into `audit_log`; purged events out.
-//! - `reader`: the thread that reads and decodes records while SQLite inserts.
 //! - `rows`: one chunk of records into rows.
 //! - `sql`: the statements.
 
 mod lifecycle;
 pub mod migrate;
-mod reader;
 mod rows;
 mod sql;
 
@@ -37,9 +35,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction, params};
 
 use self::migrate::{Found, SCHEMA_VERSION};
-use self::rows::int;
 use crate::error::{Error, Result};
 use crate::export::atomic::AtomicFile;
+use crate::export::chunks as reader;
+use crate::export::rows::int;
 use crate::store::Store;
 
 type SqlResult<T> = rusqlite::Result<T>;

@@ -1,5 +1,5 @@
-//! The export's second thread: it reads and decodes the records and writes their JSON
-//! bodies while the SQLite thread inserts the previous chunk. Chunks never straddle a
+//! An export's second thread: it reads and decodes the records and writes their JSON
+//! bodies while the database thread inserts the previous chunk. Chunks never straddle a
 //! transaction, so a transaction holds exactly `batch_events` events (the last one fewer).
 
 use std::ops::RangeInclusive;
@@ -23,7 +23,7 @@ pub struct Chunk {
     pub ends_batch: bool,
 }
 
-/// Starts the reader; the SQLite thread drops the receiver to stop it early.
+/// Starts the reader; the database thread drops the receiver to stop it early.
 pub fn spawn<'scope>(
     scope: &'scope Scope<'scope, '_>,
     store: &'scope Store,

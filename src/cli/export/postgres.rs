@@ -1,0 +1,93 @@
+//! `wfstore export postgres [--url URL] [--incremental]`: the relational view in a shared
+//! PostgreSQL, one store among many; `--drop-store ID` deletes a store's rows.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use wfstore::export::postgres::{self, Database, PostgresExport};
+
+use crate::cli::output::{self, Exit};
+
+/// Options of `export postgres`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The database: a `postgresql://` URL or libpq `key=value` pairs. What it leaves out
+    /// comes from `PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `PGPASSWORD`, the password file
+    /// (`PGPASSFILE`, `~/.pgpass`) and libpq's defaults (the socket in /var/run/postgresql).
+    #[arg(long, env = "WFSTORE_PG_URL", value_name = "URL", default_value = "", hide_env_values = true)]
+    pub url: String,
+    /// Add only the store's events after its bookmark (else its rows are replaced).
+    #[arg(long)]
+    pub incremental: bool,
+    /// Keep prompt and output text in `events.body` (only there if the store keeps it).
+    #[arg(long)]
+    pub include_content: bool,
+    /// Events per transaction.
+    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+    /// Delete every row of the store with this id (16 hex digits, as `stats` shows it)
+    /// instead of exporting; the store itself is not opened.
+    #[arg(long, value_name = "STORE_ID", conflicts_with_all = ["incremental", "include_content"])]
+    pub drop_store: Option<String>,
+}
+
+/// Runs the export (or the drop); exit 3 if the store is corrupt.
+pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
+    let mut db = Database::connect(&args.url).context("connecting to PostgreSQL")?;
+    if let Some(id) = &args.drop_store {
+        let had = postgres::drop_store(&mut db, id).with_context(|| format!("dropping store {id}"))?;
+        let what = if had { "dropped every row of store" } else { "no rows of store" };
+        if json {
+            output::json(&serde_json::json!({ "server": db.server(), "store_id": id, "dropped": had }))?;
+        } else {
+            output::line(&format!("{what} {id} in {}", db.server()))?;
+        }
+        return Ok(Exit::Ok);
+    }
+    let store = output::open_read_only(dir)?;
+    let opts = PostgresExport {
+        incremental: args.incremental,
+        include_content: args.include_content,
+        batch_events: args.batch,
+    };
+    let bar = output::progress(0, "exporting");
+    let mut progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let report = postgres::export(&store, &mut db, &opts, &mut progress)
+        .with_context(|| format!("exporting {} into {}", dir.display(), db.server()))?;
+    bar.finish_and_clear();
+    if json {
+        output::json(&report)?;
+        return Ok(Exit::Ok);
+    }
+    let what = if report.events == 0 {
+        format!(
+            "nothing new: store {} is up to date at seq {} in {}",
+            report.store_id, report.last_seq, report.server
+        )
+    } else {
+        format!(
+            "exported {} events (seq {}..={}) of store {} into {}",
+            report.events, report.first_seq, report.last_seq, report.store_id, report.server
+        )
+    };
+    output::line(&what)?;
+    if !report.migrated.is_empty() {
+        output::line(&format!(
+            "migrated the schema to version {} (applied {:?})",
+            report.schema_version, report.migrated
+        ))?;
+    }
+    if report.audit_records > 0 {
+        output::line(&format!(
+            "imported {} records of the store's AUDIT into audit_log",
+            report.audit_records
+        ))?;
+    }
+    if report.purged_rows > 0 {
+        output::line(&format!("deleted {} rows of events purged from the store", report.purged_rows))?;
+    }
+    Ok(Exit::Ok)
+}
