@@ -10,6 +10,7 @@ mod events;
 mod evidence;
 mod export_audit;
 mod export_jsonl;
+mod export_postgres;
 mod export_sqlite;
 mod faultsim_util;
 mod fuzz_corpus;

@@ -45,7 +45,7 @@ pub const AUDIT_EXPORT_UPDATE: &str = "UPDATE audit_log SET last_seq = $2, rows 
 pub const AUDIT_IMPORT: &str = "\
 INSERT INTO audit_log (store_id, at, action, first_seq, last_seq, store_record, store_crc, at_ns, events, bytes,
                        subject_kind, subject_salt, subject_hash)
-VALUES ($1, to_timestamp(($7 / 1000000)::double precision / 1000), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+VALUES ($1, to_timestamp(($7::bigint / 1000000)::double precision / 1000), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (store_id, store_record, store_crc) DO NOTHING
 RETURNING id";
 

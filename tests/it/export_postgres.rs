@@ -1,0 +1,543 @@
+//! `export postgres` against a real server (`WFSTORE_PG_URL`; `.ci/run` starts one with
+//! `tools/pg/cluster`): every table and view equals the SQLite export of the same store row
+//! for row, full or incremental; two stores share a database and one is dropped; a purge
+//! reaches the database on the next export; a killed export resumes with nothing lost or
+//! doubled; the two dialects' schemas stay the same. Without `WFSTORE_PG_URL` the tests say
+//! they were skipped (in CI, where it is always set, they fail instead).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+use rusqlite::Connection;
+use wfstore::sim::{SimConfig, Simulator};
+use wfstore::{CreateOptions, Store};
+
+use crate::cli::{check, wf};
+use crate::export_sqlite::rows;
+use crate::util::*;
+
+/// A database of its own on the test server, dropped at the end.
+struct TestDb {
+    base: String,
+    name: String,
+}
+
+impl TestDb {
+    /// A new database; `None`, after saying so, when no server is configured.
+    fn new() -> Option<TestDb> {
+        let Some(base) = std::env::var("WFSTORE_PG_URL").ok().filter(|u| !u.is_empty()) else {
+            assert!(std::env::var_os("CI").is_none(), "CI must set WFSTORE_PG_URL (.ci/run starts a server)");
+            eprintln!("skipped: WFSTORE_PG_URL is not set (see tools/pg/README.md)");
+            return None;
+        };
+        let name = format!("wf_{:016x}", fastrand::u64(..));
+        Client::connect(&base, NoTls).unwrap().batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        Some(TestDb { base, name })
+    }
+
+    /// Its connection string (the server's `key=value` string, this database's name last).
+    fn url(&self) -> String {
+        format!("{} dbname={}", self.base, self.name)
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(&self.url(), NoTls).unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = Client::connect(&self.base, NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// A store of a seeded simulation: `sessions` sessions over `frames` frames.
+fn sim_store(dir: &Path, seed: u64, sessions: usize, frames: u64) -> Vec<wfstore::event::Event> {
+    Store::create(dir, &CreateOptions { segment_bytes: SMALL_SEGMENT, ..CreateOptions::default() }).unwrap();
+    let cfg = SimConfig { seed, sessions, frames, with_content: true, ..SimConfig::default() };
+    let mut sim = Simulator::new(cfg);
+    let events: Vec<_> = std::iter::from_fn(|| sim.next_frame()).flatten().collect();
+    let s = open(dir);
+    s.append_batch(&events).unwrap();
+    s.close().unwrap();
+    events
+}
+
+fn export_pg(store: &Path, db: &TestDb, extra: &[&str]) -> crate::cli::Run {
+    let mut args = vec!["export", "postgres", "--json"];
+    args.extend_from_slice(extra);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
+    cmd.arg("--store").arg(store).args(&args).env("WFSTORE_PG_URL", db.url());
+    crate::cli::run(cmd, None)
+}
+
+fn export_sqlite(store: &Path, out: &Path) {
+    check(&wf(store, &["export", "sqlite", out.to_str().unwrap()], None), 0);
+}
+
+fn store_id(store: &Path) -> String {
+    format!("{:016x}", open_ro(store).unwrap().store_id())
+}
+
+/// One table or view of the comparison: its columns in both databases and its order.
+struct Relation {
+    name: &'static str,
+    columns: &'static str,
+    order: &'static str,
+    /// Columns holding JSON: compared as values, not text (jsonb normalizes spacing).
+    json: &'static [usize],
+}
+
+const RELATIONS: &[Relation] = &[
+    Relation { name: "export_state", columns: "last_seq", order: "last_seq", json: &[] },
+    Relation { name: "users", columns: "user_id, first_seq, last_seq", order: "user_id", json: &[] },
+    Relation {
+        name: "sessions",
+        columns: "session_id, user_id, first_seq, last_seq, first_ts_ns, last_ts_ns, events, app_version, models, \
+                  end_reason, ended_ts_ns",
+        order: "session_id",
+        json: &[8],
+    },
+    Relation {
+        name: "events",
+        columns: "seq, session_id, user_id, type, ts_ns, frame, body",
+        order: "seq",
+        json: &[6],
+    },
+    Relation {
+        name: "energy_contributions",
+        columns: "seq, kind, model, tokens, delta_micros",
+        order: "seq",
+        json: &[],
+    },
+    Relation { name: "snapshots", columns: "seq, file, bytes", order: "seq", json: &[] },
+    Relation {
+        name: "session_summary",
+        columns: "session_id, user_id, app_version, first_ts_ns, ended_ts_ns, span_ns, end_reason, events, \
+                  energy_total_micros, energy_models_micros, amplification_micros, models_used",
+        order: "session_id",
+        json: &[],
+    },
+    Relation {
+        name: "energy_by_model",
+        columns: "model, sessions, tokens, energy_micros, energy",
+        order: "model",
+        json: &[],
+    },
+    Relation {
+        name: "energy_by_session_model",
+        columns: "session_id, model, tokens, energy_micros",
+        order: "session_id, model",
+        json: &[],
+    },
+    Relation {
+        name: "audit_log",
+        columns: "action, first_seq, last_seq, store_record, store_crc, at_ns, events, bytes, subject_kind, \
+                  subject_salt, subject_hash",
+        order: "store_record",
+        json: &[],
+    },
+];
+
+/// Canonical JSON text: keys sorted, no spaces.
+fn canonical(v: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(v).map_or_else(|_| v.to_owned(), |j| j.to_string())
+}
+
+fn normalize(mut rows: Vec<Vec<String>>, json: &[usize]) -> Vec<Vec<String>> {
+    for row in &mut rows {
+        for &k in json {
+            row[k] = canonical(&row[k]);
+        }
+    }
+    rows
+}
+
+/// Every relation of the SQLite export (lifecycle rows of `audit_log` only: export runs
+/// differ by design).
+fn sqlite_dump(db: &Path) -> Vec<(&'static str, Vec<Vec<String>>)> {
+    let conn = Connection::open(db).unwrap();
+    RELATIONS
+        .iter()
+        .map(|r| {
+            let filter = if r.name == "audit_log" { " WHERE store_record IS NOT NULL" } else { "" };
+            let sql = format!("SELECT {} FROM {}{filter} ORDER BY {}", r.columns, r.name, r.order);
+            (r.name, normalize(rows(&conn, &sql), r.json))
+        })
+        .collect()
+}
+
+/// The same relations of one store in PostgreSQL, every value as text (NULL as `NULL`).
+fn pg_dump(client: &mut Client, id: &str) -> Vec<(&'static str, Vec<Vec<String>>)> {
+    RELATIONS
+        .iter()
+        .map(|r| {
+            let cols: Vec<String> =
+                r.columns.split(',').map(|c| format!("coalesce({}::text, 'NULL')", c.trim())).collect();
+            let filter = if r.name == "audit_log" { " AND store_record IS NOT NULL" } else { "" };
+            let sql = format!(
+                "SELECT {} FROM {} WHERE store_id = $1{filter} ORDER BY {}",
+                cols.join(", "),
+                r.name,
+                r.order
+            );
+            let got: Vec<Vec<String>> = client
+                .query(&sql, &[&id])
+                .unwrap()
+                .iter()
+                .map(|row| (0..row.len()).map(|i| row.get::<_, String>(i)).collect())
+                .collect();
+            (r.name, normalize(got, r.json))
+        })
+        .collect()
+}
+
+fn assert_same(store: &Path, db: &TestDb, label: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let lite = dir.path().join("view.db");
+    export_sqlite(store, &lite);
+    let want = sqlite_dump(&lite);
+    let got = pg_dump(&mut db.client(), &store_id(store));
+    for ((name, w), (_, g)) in want.iter().zip(&got) {
+        assert_eq!(g.len(), w.len(), "{label}: {name} row count");
+        assert_eq!(g, w, "{label}: {name}");
+    }
+}
+
+#[test]
+fn a_full_export_equals_the_sqlite_export_row_for_row_and_a_rerun_changes_nothing() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let events = sim_store(&store, 11, 4, 240);
+    let r = export_pg(&store, &db, &[]);
+    check(&r, 0);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["events"], events.len() as u64);
+    assert_eq!(report["migrated"], serde_json::json!([1, 2, 3]));
+    assert_eq!(report["schema_version"], 3);
+    assert_same(&store, &db, "full");
+    // A second full export replaces the store's rows: nothing doubles.
+    check(&export_pg(&store, &db, &[]), 0);
+    assert_same(&store, &db, "full again");
+    let r = export_pg(&store, &db, &["--incremental"]);
+    check(&r, 0);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((report["events"].as_u64(), report["rows"].as_u64()), (Some(0), Some(0)), "{report}");
+    assert_same(&store, &db, "rerun");
+}
+
+#[test]
+fn increments_in_small_batches_equal_one_full_export() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let cfg = SimConfig { seed: 5, sessions: 3, frames: 300, with_content: false, ..SimConfig::default() };
+    let mut sim = Simulator::new(cfg);
+    let events: Vec<_> = std::iter::from_fn(|| sim.next_frame()).flatten().collect();
+    Store::create(&store, &CreateOptions { segment_bytes: SMALL_SEGMENT, ..CreateOptions::default() })
+        .unwrap();
+    for part in events.chunks(events.len() / 5 + 1) {
+        let s = open(&store);
+        s.append_batch(part).unwrap();
+        s.close().unwrap();
+        check(&export_pg(&store, &db, &["--incremental", "--batch", "97"]), 0);
+    }
+    assert_same(&store, &db, "five increments");
+}
+
+#[test]
+fn two_stores_export_side_by_side_into_one_database_and_one_is_dropped() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    sim_store(&a, 1, 3, 200);
+    sim_store(&b, 2, 4, 200);
+    let runs: Vec<_> = [&a, &b]
+        .map(|s| {
+            let (s, db) = (s.clone(), &db);
+            let url = db.url();
+            std::thread::spawn(move || {
+                let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
+                cmd.arg("--store")
+                    .arg(&s)
+                    .args(["export", "postgres", "--batch", "50"])
+                    .env("WFSTORE_PG_URL", url);
+                crate::cli::run(cmd, None)
+            })
+        })
+        .into_iter()
+        .collect();
+    for r in runs {
+        check(&r.join().unwrap(), 0);
+    }
+    assert_same(&a, &db, "store a");
+    assert_same(&b, &db, "store b");
+    let r = export_pg(&a, &db, &["--drop-store", &store_id(&a)]);
+    check(&r, 0);
+    let mut c = db.client();
+    for table in
+        ["export_state", "users", "sessions", "events", "energy_contributions", "snapshots", "audit_log"]
+    {
+        let n: i64 = c
+            .query_one(&format!("SELECT count(*) FROM {table} WHERE store_id = $1"), &[&store_id(&a)])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "{table} of the dropped store");
+    }
+    assert_same(&b, &db, "store b after a was dropped");
+}
+
+#[test]
+fn a_purged_user_disappears_from_the_database_on_the_next_export() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let events = sim_store(&store, 3, 4, 240);
+    check(&export_pg(&store, &db, &[]), 0);
+    let user = events[0].user.as_str().to_owned();
+    check(&wf(&store, &["purge", "--user", &user, "--yes"], None), 0);
+    let r = export_pg(&store, &db, &["--incremental"]);
+    check(&r, 0);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["audit_records"], 1);
+    assert!(report["purged_rows"].as_u64().unwrap() > 0, "{report}");
+    let mut c = db.client();
+    for table in ["users", "sessions", "events"] {
+        let n: i64 = c
+            .query_one(&format!("SELECT count(*) FROM {table} WHERE user_id = $1"), &[&user])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "{table} rows of the purged user");
+    }
+    assert_same(&store, &db, "after the purge");
+}
+
+#[test]
+fn an_export_killed_at_random_moments_resumes_with_nothing_lost_or_doubled() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    sim_store(&store, 9, 8, 600);
+    let id = store_id(&store);
+    let last_seq = open_ro(&store).unwrap().last_seq() as i64;
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut cut_short = 0;
+    for round in 0..6 {
+        let mode: &[&str] = if round % 2 == 0 { &[] } else { &["--incremental"] };
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
+        cmd.arg("--store").arg(&store).args(["export", "postgres", "--batch", "64"]).args(mode);
+        cmd.env("WFSTORE_PG_URL", db.url()).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        // A moment by progress, not by the clock (which a busy machine stretches): once the
+        // bookmark passes a random seq, then up to 3 ms later, mid-batch as likely as not.
+        // The first round is killed at once: in the connection, the migration or the reset.
+        let target = if round == 0 { 0 } else { rng.i64(1..last_seq) };
+        let mut c = db.client();
+        while child.try_wait().unwrap().is_none() {
+            // Before the first migration there is no table to ask.
+            let at: i64 = c
+                .query_opt("SELECT last_seq FROM export_state WHERE store_id = $1", &[&id])
+                .ok()
+                .flatten()
+                .map_or(0, |r| r.get(0));
+            if at >= target {
+                std::thread::sleep(Duration::from_micros(rng.u64(0..3000)));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever the moment: the bookmark covers exactly the rows there are.
+        let bookmark: Option<i64> = c
+            .query_opt("SELECT last_seq FROM export_state WHERE store_id = $1", &[&id])
+            .unwrap_or(None)
+            .map(|r| r.get(0));
+        if let Some(last) = bookmark {
+            let (n, max): (i64, Option<i64>) = c
+                .query_one("SELECT count(*), max(seq) FROM events WHERE store_id = $1", &[&id])
+                .map(|r| (r.get(0), r.get(1)))
+                .unwrap();
+            assert_eq!((n, max.unwrap_or(0)), (last, last), "round {round}: rows = bookmark");
+            cut_short += u32::from(last < last_seq);
+        }
+    }
+    assert!(cut_short >= 4, "only {cut_short} of 6 kills landed mid-export: the test proves nothing");
+    check(&export_pg(&store, &db, &["--incremental"]), 0);
+    assert_same(&store, &db, "resumed");
+}
+
+#[test]
+fn a_newer_schema_and_foreign_tables_are_refused_and_left_alone() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    sim_store(&store, 4, 2, 60);
+    let mut c = db.client();
+    c.batch_execute("CREATE TABLE events (id int)").unwrap();
+    let r = export_pg(&store, &db, &[]);
+    check(&r, 1);
+    assert!(r.stderr.contains("some of a wfstore export's tables but no schema version"), "{}", r.stderr);
+    c.batch_execute("DROP TABLE events").unwrap();
+    check(&export_pg(&store, &db, &[]), 0);
+    c.batch_execute("INSERT INTO schema_version (version, description) VALUES (4, 'from the future')")
+        .unwrap();
+    let r = export_pg(&store, &db, &["--incremental"]);
+    check(&r, 1);
+    assert!(r.stderr.contains("schema version 4 is newer than this build's (3)"), "{}", r.stderr);
+}
+
+#[test]
+fn server_errors_name_the_sqlstate_and_a_password_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    sim_store(&store, 4, 1, 10);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
+    cmd.arg("--store").arg(&store).args([
+        "export",
+        "postgres",
+        "--url",
+        "postgresql://ann:s3cret@127.0.0.1:1/x",
+    ]);
+    let r = crate::cli::run(cmd, None);
+    check(&r, 1);
+    assert!(r.stderr.contains("ann@127.0.0.1:1/x"), "{}", r.stderr);
+    assert!(!r.stderr.contains("s3cret") && !r.stdout.contains("s3cret"), "{}", r.stderr);
+    let Some(db) = TestDb::new() else { return };
+    check(&export_pg(&store, &db, &[]), 0);
+    // A role that may read but not write: the server's refusal and its SQLSTATE.
+    let mut c = db.client();
+    let role = format!("ro_{}", db.name);
+    c.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'hunter22'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};"
+    ))
+    .unwrap();
+    let url = format!("{} user={role} password=hunter22", db.url());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
+    cmd.arg("--store").arg(&store).args(["export", "postgres", "--incremental", "--url", &url]);
+    let r = crate::cli::run(cmd, None);
+    c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).unwrap();
+    check(&r, 1);
+    assert!(r.stderr.contains("SQLSTATE 42501"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter22"), "{}", r.stderr);
+}
+
+/// The PostgreSQL type `audit.md` maps a SQLite column to.
+fn mapped(table: &str, column: &str, sqlite_type: &str) -> &'static str {
+    match (sqlite_type, column) {
+        ("INTEGER", "version") if table == "schema_version" => "integer",
+        ("INTEGER", _) => "bigint",
+        ("TEXT", "applied_at" | "created_at" | "updated_at" | "at") => "timestamp with time zone",
+        ("TEXT", "models" | "body") => "jsonb",
+        ("TEXT", _) => "text",
+        _ => "unmapped",
+    }
+}
+
+#[test]
+fn the_two_dialects_have_the_same_schema_as_documented() {
+    let Some(db) = TestDb::new() else { return };
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/audit.md")).unwrap();
+    for row in [
+        "| `INTEGER` | `bigint` |",
+        "| `INTEGER` | `integer` |",
+        "| `TEXT` | `text` |",
+        "| `jsonb` (the type is the check) |",
+    ] {
+        assert!(doc.contains(row), "audit.md documents the mapping {row}");
+    }
+    let pg_steps: Vec<(u32, &str)> =
+        wfstore::export::postgres::migrate::MIGRATIONS.iter().map(|m| (m.version, m.description)).collect();
+    let lite_steps: Vec<(u32, &str)> =
+        wfstore::export::sqlite::migrate::MIGRATIONS.iter().map(|m| (m.version, m.description)).collect();
+    assert_eq!(pg_steps, lite_steps, "the same migrations at the same version numbers");
+    let mut lite = Connection::open_in_memory().unwrap();
+    wfstore::export::sqlite::migrate::migrate(&mut lite, Path::new(":memory:"), 0).unwrap();
+    let mut pg = db.client();
+    wfstore::export::postgres::migrate::migrate(&mut pg, "test").unwrap();
+    let relations = rows(
+        &lite,
+        "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    );
+    let pg_relations: Vec<String> = pg
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut names: Vec<String> = relations.iter().map(|r| r[0].clone()).collect();
+    names.sort();
+    assert_eq!(pg_relations, names, "the same tables and views");
+    for rel in &relations {
+        let (name, kind) = (&rel[0], &rel[1]);
+        let want: Vec<(String, String, bool)> = rows(
+            &lite,
+            &format!("SELECT name, type, \"notnull\" OR pk > 0 FROM pragma_table_info('{name}')"),
+        )
+        .into_iter()
+        // SQLite's one `export_state` row has `id = 1` and a `store_id`; PostgreSQL's
+        // rows are keyed by `store_id`, the column every table has first.
+        .filter(|c| !(name == "export_state" && (c[0] == "id" || c[0] == "store_id")))
+        .map(|c| {
+            let ty = if kind == "view" { "" } else { mapped(name, &c[0], &c[1]) };
+            (c[0].clone(), ty.to_owned(), kind == "table" && c[2] == "1")
+        })
+        .collect();
+        let got: Vec<(String, String, bool)> = pg
+            .query(
+                "SELECT column_name::text, data_type::text, is_nullable = 'NO' FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = $1 AND column_name <> 'store_id'
+                 ORDER BY ordinal_position",
+                &[name],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let ty: String = r.get(1);
+                (r.get(0), if kind == "view" { String::new() } else { ty }, kind == "table" && r.get::<_, bool>(2))
+            })
+            .collect();
+        assert_eq!(got, want, "{kind} {name}: columns in order, mapped types, NOT NULL");
+        if kind == "table" {
+            let sql: String =
+                rows(&lite, &format!("SELECT sql FROM sqlite_schema WHERE name = '{name}'"))[0][0].clone();
+            let lite_checks = sql.matches("CHECK (").count() - sql.matches("json_valid(").count();
+            let pg_checks: i64 = pg
+                .query_one(
+                    "SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND conrelid = to_regclass($1)",
+                    &[name],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(pg_checks as usize, lite_checks, "CHECK constraints of {name}");
+        }
+    }
+    let lite_indexes: Vec<String> =
+        rows(&lite, "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+    let pg_indexes: Vec<String> = pg
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()
+             AND indexname NOT LIKE '%_pkey' AND indexname <> 'audit_log_by_store' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        pg_indexes, lite_indexes,
+        "the same indexes (PostgreSQL adds audit_log_by_store for its store column)"
+    );
+}
