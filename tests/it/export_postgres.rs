@@ -541,3 +541,168 @@ fn the_two_dialects_have_the_same_schema_as_documented() {
         "the same indexes (PostgreSQL adds audit_log_by_store for its store column)"
     );
 }
+
+/// A `--follow` child and what it said on stderr.
+struct Follower {
+    child: std::process::Child,
+    stderr: std::path::PathBuf,
+}
+
+impl Follower {
+    fn start(store: &Path, db: &TestDb, stderr: std::path::PathBuf) -> Follower {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
+        cmd.arg("--store").arg(store).args([
+            "export",
+            "postgres",
+            "--follow",
+            "--commit-ms",
+            "20",
+            "--batch",
+            "100",
+        ]);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&stderr).unwrap();
+        cmd.env("WFSTORE_PG_URL", db.url()).stdout(Stdio::null()).stderr(log);
+        Follower { child: cmd.spawn().unwrap(), stderr }
+    }
+
+    fn said(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the store's bookmark in the database reaches `seq`.
+fn wait_for_bookmark(db: &TestDb, id: &str, seq: u64, follower: &mut Follower) {
+    let mut c = db.client();
+    let t = std::time::Instant::now();
+    loop {
+        let at: i64 = c
+            .query_opt("SELECT last_seq FROM export_state WHERE store_id = $1", &[&id])
+            .ok()
+            .flatten()
+            .map_or(0, |r| r.get(0));
+        if at == seq as i64 {
+            return;
+        }
+        assert!(follower.child.try_wait().unwrap().is_none(), "the follower ended: {}", follower.said());
+        assert!(t.elapsed() < Duration::from_secs(30), "bookmark at {at}, not {seq}: {}", follower.said());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn follow_keeps_the_database_current_through_a_dropped_connection_and_kills() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    Store::create(&store, &CreateOptions { segment_bytes: SMALL_SEGMENT, ..CreateOptions::default() })
+        .unwrap();
+    let cfg = SimConfig { seed: 21, sessions: 4, frames: 400, with_content: true, ..SimConfig::default() };
+    let mut sim = Simulator::new(cfg);
+    let events: Vec<_> = std::iter::from_fn(|| sim.next_frame()).flatten().collect();
+    let writer = open(&store);
+    let id = store_id(&store);
+    let mut follower = Follower::start(&store, &db, dir.path().join("follow.err"));
+    let mut rng = fastrand::Rng::with_seed(3);
+    for (round, part) in events.chunks(events.len() / 6 + 1).enumerate() {
+        writer.append_batch(part).unwrap();
+        writer.flush().unwrap();
+        match round {
+            // The server drops the follower's connection: it says so, reconnects, goes on.
+            1 => {
+                let dropped: i64 = db
+                    .client()
+                    .query_one(
+                        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE datname = $1 AND application_name = 'wfstore') AS t",
+                        &[&db.name],
+                    )
+                    .unwrap()
+                    .get(0);
+                assert_eq!(dropped, 1, "one follower connection");
+            }
+            // Killed mid-round, then started again: it resumes from the bookmark.
+            3 => {
+                std::thread::sleep(Duration::from_millis(rng.u64(0..30)));
+                drop(follower);
+                follower = Follower::start(&store, &db, dir.path().join("follow.err"));
+            }
+            _ => {}
+        }
+        wait_for_bookmark(&db, &id, writer.last_seq(), &mut follower);
+    }
+    let said = follower.said();
+    assert!(
+        said.contains("wfstore: PostgreSQL lost: postgres ") && said.contains("trying again in 0.1 s"),
+        "{said}"
+    );
+    assert!(said.contains("PostgreSQL reached again; following from the bookmark"), "{said}");
+    drop(follower);
+    writer.close().unwrap();
+    assert_same(&store, &db, "followed");
+}
+
+/// A throwaway server of the test's own (`tools/pg/cluster`), stopped at the end.
+struct OwnServer {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl OwnServer {
+    fn script() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/pg/cluster")
+    }
+
+    fn start() -> OwnServer {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(Self::script()).arg("start").arg(dir.path().join("pg")).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        OwnServer { url: String::from_utf8(out.stdout).unwrap().trim().to_owned(), dir }
+    }
+
+    fn restart(&self) {
+        let out =
+            Command::new(Self::script()).arg("restart").arg(self.dir.path().join("pg")).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new(Self::script()).arg("stop").arg(self.dir.path().join("pg")).output();
+    }
+}
+
+#[test]
+fn follow_resumes_after_the_server_restarts() {
+    // Only where a server can be run at all (the shared one says so); this test restarts
+    // a server of its own, so that the other tests' connections are not cut.
+    let Some(shared) = TestDb::new() else { return };
+    drop(shared);
+    let server = OwnServer::start();
+    // The server's own database (dropping it fails harmlessly: the server goes anyway).
+    let db = TestDb { base: server.url.clone(), name: "wfstore_test".into() };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let events = sim_store(&store, 8, 3, 150);
+    let writer = open(&store);
+    let id = store_id(&store);
+    let mut follower = Follower::start(&store, &db, dir.path().join("follow.err"));
+    wait_for_bookmark(&db, &id, events.len() as u64, &mut follower);
+    server.restart();
+    let more: Vec<_> = (1..=500).map(|i| wfstore::sim::synthetic(SEED, i)).collect();
+    writer.append_batch(&more).unwrap();
+    writer.flush().unwrap();
+    wait_for_bookmark(&db, &id, writer.last_seq(), &mut follower);
+    let said = follower.said();
+    assert!(said.contains("PostgreSQL lost") && said.contains("PostgreSQL reached again"), "{said}");
+    drop(follower);
+    writer.close().unwrap();
+    assert_same(&store, &db, "followed across a restart");
+}

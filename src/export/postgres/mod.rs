@@ -14,18 +14,22 @@
 //!   upsert each per batch.
 //!
 //! - `conninfo`: the connection string and libpq's environment, password file and defaults.
+//! - `follow`: `--follow`, a database kept current with a live store.
 //! - `migrate`: the numbered migrations and their runner.
 //! - `rows`: one chunk of records into the database.
 //! - `lifecycle`: `AUDIT` into `audit_log`; purged events out.
 //! - `sql`: the statements.
 
 pub mod conninfo;
+mod follow;
 mod lifecycle;
 pub mod migrate;
 mod rows;
 mod sql;
 
 use postgres::{Client, NoTls, Transaction};
+
+pub use self::follow::{FollowNote, FollowOptions, follow};
 
 use crate::error::{Error, Result};
 use crate::export::chunks;
