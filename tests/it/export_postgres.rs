@@ -706,3 +706,67 @@ fn follow_resumes_after_the_server_restarts() {
     writer.close().unwrap();
     assert_same(&store, &db, "followed across a restart");
 }
+
+/// Rows of the store in the database equal its bookmark (a whole prefix, nothing more).
+fn assert_rows_match_bookmark(db: &TestDb, id: &str) -> i64 {
+    let mut c = db.client();
+    let last: i64 =
+        c.query_one("SELECT last_seq FROM export_state WHERE store_id = $1", &[&id]).unwrap().get(0);
+    let (n, max): (i64, Option<i64>) = c
+        .query_one("SELECT count(*), max(seq) FROM events WHERE store_id = $1", &[&id])
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!((n, max.unwrap_or(0)), (last, last), "rows = bookmark");
+    last
+}
+
+#[test]
+fn a_revoked_permission_or_a_full_disk_stops_the_export_consistent_and_the_next_run_resumes() {
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    sim_store(&store, 12, 4, 300);
+    let id = store_id(&store);
+    // The schema is made by the server's superuser; a role of its own then exports.
+    let mut c = db.client();
+    wfstore::export::postgres::migrate::migrate(&mut c, "test").unwrap();
+    let role = format!("w_{}", db.name);
+    c.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};"
+    ))
+    .unwrap();
+    // The same database, as the role (its drop at the end fails harmlessly: `db` drops it).
+    let as_role = TestDb { base: format!("{} user={role}", db.base), name: db.name.clone() };
+    // The server's "disk full" (SQLSTATE 53100) once the export passes seq 1000.
+    c.batch_execute(
+        "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             IF NEW.seq > 1000 THEN
+                 RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER full_disk BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION full_disk();",
+    )
+    .unwrap();
+    let r = export_pg(&store, &as_role, &["--incremental", "--batch", "300"]);
+    check(&r, 1);
+    assert!(
+        r.stderr.contains("No space left on device") && r.stderr.contains("SQLSTATE 53100"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(assert_rows_match_bookmark(&db, &id), 900, "the three whole batches before the failing one");
+    c.batch_execute("DROP TRIGGER full_disk ON events").unwrap();
+    // A permission revoked: the server's refusal, its SQLSTATE, and nothing half-written.
+    c.batch_execute(&format!("REVOKE INSERT ON energy_contributions FROM {role}")).unwrap();
+    let r = export_pg(&store, &as_role, &["--incremental", "--batch", "300"]);
+    check(&r, 1);
+    assert!(r.stderr.contains("permission denied") && r.stderr.contains("SQLSTATE 42501"), "{}", r.stderr);
+    assert_eq!(assert_rows_match_bookmark(&db, &id), 900);
+    c.batch_execute(&format!("GRANT INSERT ON energy_contributions TO {role}")).unwrap();
+    check(&export_pg(&store, &as_role, &["--incremental", "--batch", "300"]), 0);
+    assert_same(&store, &db, "resumed after the faults");
+    drop(c);
+    let mut c = db.client();
+    c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).unwrap();
+}

@@ -153,11 +153,21 @@ pub fn drop_store(db: &mut Database, store_id: &str) -> Result<bool> {
         return Ok(false);
     }
     with_store_lock(&mut db.client, &server, store_id, |client| {
-        let n = client
-            .execute(sql::DROP_STORE, &[&store_id])
-            .map_err(pg_err(&server, "drop the store's rows"))?;
-        Ok(n > 0)
+        let mut tx = client.transaction().map_err(pg_err(&server, "begin"))?;
+        let had = delete_store(&mut tx, store_id).map_err(pg_err(&server, "drop the store's rows"))?;
+        tx.commit().map_err(pg_err(&server, "commit"))?;
+        Ok(had)
     })
+}
+
+/// Deletes every row of the store `id`; whether it had a bookmark.
+fn delete_store(tx: &mut Transaction<'_>, id: &str) -> PgResult<bool> {
+    let mut deleted = 0;
+    for statement in sql::DROP_STORE {
+        deleted = tx.execute(statement, &[&id])?;
+    }
+    // The last statement deletes the bookmark.
+    Ok(deleted > 0)
 }
 
 /// The store's bookmark, after a full export's reset: the last seq already exported.
@@ -165,7 +175,7 @@ fn bookmark(client: &mut Client, server: &str, store: &Store, id: &str, incremen
     let mut tx = client.transaction().map_err(pg_err(server, "begin"))?;
     if !incremental {
         // One transaction: the rows go with the bookmark that covered them.
-        tx.execute(sql::DROP_STORE, &[&id]).map_err(pg_err(server, "drop the store's rows"))?;
+        delete_store(&mut tx, id).map_err(pg_err(server, "drop the store's rows"))?;
     }
     tx.execute(sql::NEW_BOOKMARK, &[&id]).map_err(pg_err(server, "create the bookmark"))?;
     let done: i64 =

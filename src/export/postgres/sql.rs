@@ -49,8 +49,16 @@ VALUES ($1, to_timestamp(($7::bigint / 1000000)::double precision / 1000), $2, $
 ON CONFLICT (store_id, store_record, store_crc) DO NOTHING
 RETURNING id";
 
-/// The rows of a store, all of them (`export_state` cascades to every table).
-pub const DROP_STORE: &str = "DELETE FROM export_state WHERE store_id = $1";
+/// The rows of a store, table by table, children first: `export_state` last.
+pub const DROP_STORE: [&str; 7] = [
+    "DELETE FROM energy_contributions WHERE store_id = $1",
+    "DELETE FROM events WHERE store_id = $1",
+    "DELETE FROM sessions WHERE store_id = $1",
+    "DELETE FROM users WHERE store_id = $1",
+    "DELETE FROM snapshots WHERE store_id = $1",
+    "DELETE FROM audit_log WHERE store_id = $1",
+    "DELETE FROM export_state WHERE store_id = $1",
+];
 
 /// A session that lost some of its events to a purge, recomputed from those left.
 pub const RECOMPUTE_SESSION: &str = "\
