@@ -300,3 +300,27 @@ pub fn backup_manifest(data: &[u8]) {
         assert!(m.entries.windows(2).all(|w| w[0].name < w[1].name), "sorted and unique");
     }
 }
+
+/// `export postgres`'s reading of what a user gives it: a connection string (the first
+/// line) and a password file (the rest). Never panics; the server's description does not
+/// depend on the password.
+#[cfg(feature = "postgres")]
+pub fn conninfo(data: &[u8]) {
+    use crate::export::postgres::conninfo;
+    struct NoEnv;
+    impl conninfo::Env for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+    let text = String::from_utf8_lossy(data);
+    let (conn, passfile) = text.split_once('\n').unwrap_or((&text, ""));
+    let Ok(mut c) = conninfo::config(conn, &NoEnv) else { return };
+    if let Some(p) = conninfo::passfile_lookup(passfile, &c) {
+        c.password(p);
+    }
+    // What describes the server does not depend on the password at all.
+    let mut other = c.clone();
+    other.password("another password");
+    assert_eq!(conninfo::describe(&c), conninfo::describe(&other), "the description shows the password");
+}

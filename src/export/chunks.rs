@@ -12,11 +12,6 @@ use crate::event::{Event, data_json};
 use crate::export::privacy::{self, ContentPolicy};
 use crate::store::{Record, Store};
 
-/// Records handed over at a time. Each chunk is one round of upserts and `COPY`s in
-/// PostgreSQL, where a session's row gains a version per chunk that later checks walk past:
-/// 8,192 made the PostgreSQL export 2.3x faster than 1,024, and the SQLite one no slower.
-const CHUNK: u64 = 8192;
-
 /// Records with their `events.body` text.
 pub struct Chunk {
     pub records: Vec<Record>,
@@ -25,12 +20,13 @@ pub struct Chunk {
     pub ends_batch: bool,
 }
 
-/// Starts the reader; the database thread drops the receiver to stop it early.
+/// Starts the reader, handing over `per_chunk` records at a time; the database thread drops the
+/// receiver to stop it early.
 pub fn spawn<'scope>(
     scope: &'scope Scope<'scope, '_>,
     store: &'scope Store,
     seqs: RangeInclusive<u64>,
-    batch_events: u64,
+    (per_chunk, batch_events): (u64, u64),
     include_content: bool,
 ) -> Receiver<Result<Chunk>> {
     // Two chunks in flight: one being inserted, one ready.
@@ -39,7 +35,7 @@ pub fn spawn<'scope>(
         let mut records = store.iter(seqs);
         let mut in_batch = 0;
         loop {
-            let want = CHUNK.min(batch_events - in_batch);
+            let want = per_chunk.min(batch_events - in_batch);
             let chunk = read_chunk(&mut records, want, include_content).map(|(records, bodies)| {
                 in_batch = (in_batch + records.len() as u64) % batch_events;
                 Chunk { records, bodies, ends_batch: in_batch == 0 }

