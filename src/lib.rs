@@ -11,7 +11,9 @@
 //! reports latencies.
 //!
 //! Exports (`export`) read a store as it is when they start and leave prompt and output text
-//! out unless asked: every event as JSON Lines, or one session's audit document.
+//! out unless asked: every event as JSON Lines, one session's audit document, or the
+//! relational view in SQLite (feature `sqlite`) or in a PostgreSQL database many stores
+//! share (feature `postgres`, with `--follow` to keep it current).
 //!
 //! ```
 //! use wfstore::{CreateOptions, OpenOptions, Store};

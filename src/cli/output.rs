@@ -106,6 +106,14 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// A progress callback `(done, total)` that moves `bar`.
+pub fn track(bar: &indicatif::ProgressBar) -> impl FnMut(u64, u64) + '_ {
+    |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
 /// A counter on stderr for work of unknown length, hidden when stderr is not a terminal.
 pub fn spinner(what: &str) -> indicatif::ProgressBar {
     styled_spinner("{spinner} {msg} {pos}", what)

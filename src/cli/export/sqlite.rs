@@ -33,10 +33,7 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
         batch_events: args.batch,
     };
     let bar = output::progress(0, "exporting");
-    let mut progress = |done: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
+    let mut progress = output::track(&bar);
     let report = sqlite::export(&store, &args.out, &opts, &mut progress)
         .with_context(|| format!("exporting {} into {}", dir.display(), args.out.display()))?;
     bar.finish_and_clear();
