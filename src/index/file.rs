@@ -31,8 +31,8 @@ pub struct IndexKey {
     pub segment_no: u64,
 }
 
-/// Encodes an index file (tests, fuzzing and small rewrites; a writer streams it with
-/// [`publish`]).
+/// Encodes an index file into one buffer (tests and fuzzing; the store streams its index
+/// files to disk as it encodes them).
 pub fn encode(key: IndexKey, index: &SegmentIndex) -> Vec<u8> {
     let mut out = Vec::with_capacity(encoded_len(index));
     // Writing into a Vec cannot fail.
