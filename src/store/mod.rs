@@ -124,8 +124,9 @@ pub(crate) struct Shared {
     published: tokio::sync::Notify,
 }
 
-/// Counts and sizes, as `stats` prints them.
+/// Counts and sizes, snapshots and durability, as `stats` prints them. Fields may be added.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Stats {
     /// Segment files in use.
     pub segments: usize,
@@ -145,6 +146,19 @@ pub struct Stats {
     pub segment_bytes: u64,
     /// Whether prompt and output text is kept.
     pub keep_content: bool,
+    /// Snapshot files.
+    pub snapshots: usize,
+    /// Seq of the newest snapshot (0 when there is none).
+    pub newest_snapshot_seq: u64,
+    /// Events after the newest snapshot: what a recovery would replay.
+    pub snapshot_lag: u64,
+    /// The last seq on disk: a writer's last synced batch; for a read-only handle, what it
+    /// found on disk at its open.
+    pub durable_seq: u64,
+    /// Events stored but not yet on disk (a writer's; 0 for a read-only handle).
+    pub durable_lag: u64,
+    /// A writer that stopped accepting appends after a failed sync (`Error::Poisoned`).
+    pub poisoned: bool,
 }
 
 impl Store {
@@ -403,6 +417,10 @@ impl Store {
         }
         let last_seq = self.last_seq();
         let first_seq = self.first_seq();
+        let snapshots = self.snapshots()?;
+        let newest_snapshot_seq = snapshots.last().map_or(0, |s| s.seq);
+        // A read-only handle read the log from disk: all it has is durable as far as it knows.
+        let durable_seq = if self.shared.writable { self.durable_seq().min(last_seq) } else { last_seq };
         Ok(Stats {
             segments: segments.len(),
             events: if first_seq == 0 { 0 } else { last_seq - first_seq + 1 },
@@ -413,6 +431,12 @@ impl Store {
             sessions: sessions.len(),
             segment_bytes: self.shared.meta.segment_bytes,
             keep_content: self.shared.meta.keep_content,
+            snapshots: snapshots.len(),
+            newest_snapshot_seq,
+            snapshot_lag: last_seq.saturating_sub(newest_snapshot_seq),
+            durable_seq,
+            durable_lag: last_seq - durable_seq,
+            poisoned: self.shared.durable.is_poisoned(),
         })
     }
 

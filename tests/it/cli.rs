@@ -268,6 +268,29 @@ fn stats_json_has_the_documented_fields() {
 }
 
 #[test]
+fn stats_show_the_snapshots_and_what_a_recovery_would_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The CLI's append closes its store, which snapshots everything new at the close.
+    store_with(tmp.path(), 300);
+    let opts = wfstore::OpenOptions { snapshots: None, ..wfstore::OpenOptions::default() };
+    let s = crate::util::open_with(tmp.path(), &opts).unwrap();
+    for i in 301..=350 {
+        s.append(&synthetic(SEED, i)).unwrap();
+    }
+    s.close().unwrap();
+    let s = stats(tmp.path());
+    let got: Vec<_> =
+        ["snapshots", "newest_snapshot_seq", "snapshot_lag", "durable_seq", "durable_lag", "poisoned"]
+            .iter()
+            .map(|k| s[k].clone())
+            .collect();
+    assert_eq!(got, serde_json::json!([1, 300, 50, 350, 0, false]).as_array().unwrap().clone(), "{s}");
+    let human = wf(tmp.path(), &["stats"], None);
+    check(&human, 0);
+    assert!(human.stdout.contains("snapshot lag  50 events (replayed by a recovery)"), "{}", human.stdout);
+}
+
+#[test]
 fn the_store_defaults_to_wfstore_dir() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));

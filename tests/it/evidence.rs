@@ -381,6 +381,9 @@ fn after_a_failed_periodic_sync_nothing_moves_the_durable_seq() {
     }
     assert!(matches!(s.flush(), Err(Error::Poisoned(_))));
     assert_eq!((s.durable_seq(), s.durable_frame()), (durable, durable_frame));
+    let stats = s.stats().unwrap();
+    assert!(stats.poisoned);
+    assert_eq!((stats.durable_seq, stats.durable_lag), (durable, stats.last_seq - durable));
     assert_eq!(s.snapshots().unwrap(), snaps);
     assert_eq!(StoreFile::load(&Disk::default(), dir.path()).unwrap().marks, marks);
     assert!(marks.high_water <= durable);
