@@ -70,7 +70,11 @@ pub fn follow(
         let d = match db.as_mut() {
             Some(d) => d,
             None => match Database::connect(conn) {
-                Ok(d) => db.insert(d),
+                Ok(d) => {
+                    // Said before the round: its first commit may be seen before it ends.
+                    retry.reached(notes);
+                    db.insert(d)
+                }
                 Err(e) if retryable(&e, None) => {
                     retry.wait(&e, stop, notes);
                     continue;
@@ -82,7 +86,6 @@ pub fn follow(
             .and_then(|s| export(&s, d, &export_opts, &mut |_, _| {}));
         match round {
             Ok(report) => {
-                retry.reached(notes);
                 if report.events > 0 || report.audit_records > 0 {
                     notes(FollowNote::Exported(&report));
                 }
@@ -120,7 +123,7 @@ impl Retry {
         self.next = (self.next * 2).min(self.max);
     }
 
-    /// A round went through: says so if the server had been lost.
+    /// A connection was made: says so if the server had been lost.
     fn reached(&mut self, notes: &mut dyn FnMut(FollowNote<'_>)) {
         self.next = self.first;
         if std::mem::take(&mut self.lost) {
