@@ -79,6 +79,9 @@ pub fn describe(c: &postgres::Config) -> String {
     format!("{}@{host}:{port}/{}", c.get_user().unwrap_or("?"), c.get_dbname().unwrap_or("?"))
 }
 
+/// The largest password file read.
+const PASSFILE_BYTES_MAX: u64 = 1 << 20;
+
 /// The password the password file gives for the first host, if any (libpq's rules: the
 /// first matching line wins, `*` matches anything, a socket host matches `localhost`).
 fn from_passfile(c: &postgres::Config, env: &dyn Env) -> Option<String> {
@@ -86,9 +89,10 @@ fn from_passfile(c: &postgres::Config, env: &dyn Env) -> Option<String> {
         .var("PGPASSFILE")
         .map(PathBuf::from)
         .or_else(|| env.var("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
-    // A password file larger than this is not one; libpq reads line by line, unbounded.
-    let text = std::fs::read_to_string(&path).ok().filter(|t| t.len() <= 1 << 20)?;
-    passfile_lookup(&text, c)
+    // A password file larger than this is not one: it is never read further (libpq reads
+    // line by line, unbounded). Not a regular file (a FIFO would block): no password.
+    let bytes = crate::disk::Disk::default().read_bounded(&path, PASSFILE_BYTES_MAX).ok()?;
+    passfile_lookup(std::str::from_utf8(&bytes).ok()?, c)
 }
 
 /// The password the password file `text` gives for the first host of `c`, if any.
@@ -168,6 +172,10 @@ mod tests {
         assert_eq!(c.get_password(), Some(&b"first:pw"[..]));
         let c = config("host=/run/pg user=ann dbname=db", &env).unwrap();
         assert_eq!(c.get_password(), Some(&b"fallback"[..]), "a socket host matches localhost or *");
+        // A file over the limit is not read at all, whatever it holds.
+        let big = format!("h:5432:db:ann:pw\n{}", "#".repeat(PASSFILE_BYTES_MAX as usize));
+        std::fs::write(&file, big).unwrap();
+        assert_eq!(config("host=h user=ann dbname=db", &env).unwrap().get_password(), None);
     }
 
     #[test]
