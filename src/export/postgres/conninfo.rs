@@ -173,7 +173,7 @@ mod tests {
         let c = config("host=/run/pg user=ann dbname=db", &env).unwrap();
         assert_eq!(c.get_password(), Some(&b"fallback"[..]), "a socket host matches localhost or *");
         // A file over the limit is not read at all, whatever it holds.
-        let big = format!("h:5432:db:ann:pw\n{}", "#".repeat(PASSFILE_BYTES_MAX as usize));
+        let big = format!("h:5432:db:ann:pw\n{}", "#".repeat(1 << 20));
         std::fs::write(&file, big).unwrap();
         assert_eq!(config("host=h user=ann dbname=db", &env).unwrap().get_password(), None);
     }
