@@ -24,3 +24,23 @@ mod purged;
 mod rows;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+/// How a relational export (`sqlite::SqliteExport`, `postgres::PostgresExport`) runs.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Debug, Clone)]
+pub struct ViewExport {
+    /// Continue from the last exported seq instead of replacing the export (SQLite: the
+    /// file; PostgreSQL: the store's rows).
+    pub incremental: bool,
+    /// Keep prompt and output text in `events.body` (only present if the store keeps it).
+    pub include_content: bool,
+    /// Events per transaction.
+    pub batch_events: u64,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Default for ViewExport {
+    fn default() -> Self {
+        ViewExport { incremental: false, include_content: false, batch_events: 50_000 }
+    }
+}

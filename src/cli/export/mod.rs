@@ -17,6 +17,33 @@ use std::path::Path;
 
 use super::output::Exit;
 
+/// The flags both relational exports take.
+#[derive(Debug, clap::Args)]
+pub struct ViewArgs {
+    /// Add only the events after the last exported one, migrating an older schema first
+    /// (without it, a full export replaces the export: SQLite's file, or the store's rows
+    /// in PostgreSQL).
+    #[arg(long)]
+    pub incremental: bool,
+    /// Keep prompt and output text in `events.body` (only there if the store keeps it).
+    #[arg(long)]
+    pub include_content: bool,
+    /// Events per transaction.
+    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+}
+
+impl ViewArgs {
+    /// The library's options.
+    pub fn options(&self) -> wfstore::export::ViewExport {
+        wfstore::export::ViewExport {
+            incremental: self.incremental,
+            include_content: self.include_content,
+            batch_events: self.batch,
+        }
+    }
+}
+
 /// The `export` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {

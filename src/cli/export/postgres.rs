@@ -18,15 +18,9 @@ pub struct Args {
     /// (`PGPASSFILE`, `~/.pgpass`) and libpq's defaults (the socket in /var/run/postgresql).
     #[arg(long, env = "WFSTORE_PG_URL", value_name = "URL", default_value = "", hide_env_values = true)]
     pub url: String,
-    /// Add only the store's events after its bookmark (else its rows are replaced).
-    #[arg(long)]
-    pub incremental: bool,
-    /// Keep prompt and output text in `events.body` (only there if the store keeps it).
-    #[arg(long)]
-    pub include_content: bool,
-    /// Events per transaction.
-    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch: u64,
+    /// Incremental or full, content, batch size.
+    #[command(flatten)]
+    pub view: super::ViewArgs,
     /// Keep the database current until interrupted: export what is new since the bookmark
     /// (as `--incremental`), wait `--commit-ms`, again. A lost connection is retried, and
     /// said so on stderr; a killed follower resumes from the bookmark.
@@ -59,11 +53,7 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     let store = output::open_read_only(dir)?;
-    let opts = PostgresExport {
-        incremental: args.incremental,
-        include_content: args.include_content,
-        batch_events: args.batch,
-    };
+    let opts = args.view.options();
     let bar = output::progress(0, "exporting");
     let mut progress = output::track(&bar);
     let report = postgres::export(&store, &mut db, &opts, &mut progress)
@@ -80,11 +70,7 @@ pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
 /// Follows the store until the process is stopped.
 fn follow(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
     let opts = FollowOptions {
-        export: PostgresExport {
-            incremental: true,
-            include_content: args.include_content,
-            batch_events: args.batch,
-        },
+        export: PostgresExport { incremental: true, ..args.view.options() },
         commit_every: Duration::from_millis(args.commit_ms),
         ..FollowOptions::default()
     };

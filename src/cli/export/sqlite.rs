@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use wfstore::export::sqlite::{self, SqliteExport};
+use wfstore::export::sqlite;
 
 use crate::cli::output::{self, Exit};
 
@@ -13,25 +13,15 @@ pub struct Args {
     /// The database to write (replaced atomically unless `--incremental`).
     #[arg(value_name = "OUT.db")]
     pub out: PathBuf,
-    /// Add only the events after the last exported one (migrating an older schema first).
-    #[arg(long)]
-    pub incremental: bool,
-    /// Keep prompt and output text in `events.body` (only there if the store keeps it).
-    #[arg(long)]
-    pub include_content: bool,
-    /// Events per transaction.
-    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch: u64,
+    /// Incremental or full, content, batch size.
+    #[command(flatten)]
+    pub view: super::ViewArgs,
 }
 
 /// Runs the export; exit 3 if the store is corrupt.
 pub fn run(dir: &Path, json: bool, args: &Args) -> anyhow::Result<Exit> {
     let store = output::open_read_only(dir)?;
-    let opts = SqliteExport {
-        incremental: args.incremental,
-        include_content: args.include_content,
-        batch_events: args.batch,
-    };
+    let opts = args.view.options();
     let bar = output::progress(0, "exporting");
     let mut progress = output::track(&bar);
     let report = sqlite::export(&store, &args.out, &opts, &mut progress)

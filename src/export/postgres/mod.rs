@@ -43,22 +43,8 @@ type PgResult<T> = std::result::Result<T, postgres::Error>;
 /// exported 2.3x faster than 1,024 (133 k events into a fresh database).
 const CHUNK: u64 = 8192;
 
-/// How to export.
-#[derive(Debug, Clone)]
-pub struct PostgresExport {
-    /// Continue the store's export from its bookmark instead of replacing its rows.
-    pub incremental: bool,
-    /// Keep prompt and output text in `events.body` (only present if the store keeps it).
-    pub include_content: bool,
-    /// Events per transaction.
-    pub batch_events: u64,
-}
-
-impl Default for PostgresExport {
-    fn default() -> Self {
-        PostgresExport { incremental: false, include_content: false, batch_events: 50_000 }
-    }
-}
+/// How to export: the options every relational export shares.
+pub use crate::export::ViewExport as PostgresExport;
 
 /// What an export did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

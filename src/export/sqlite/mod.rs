@@ -46,22 +46,8 @@ type SqlResult<T> = rusqlite::Result<T>;
 /// Records per chunk handed from the reader thread to the inserting one.
 const CHUNK: u64 = 1024;
 
-/// How to export.
-#[derive(Debug, Clone)]
-pub struct SqliteExport {
-    /// Continue an existing export instead of building a new one.
-    pub incremental: bool,
-    /// Keep prompt and output text in `events.body` (only present if the store keeps it).
-    pub include_content: bool,
-    /// Events per transaction.
-    pub batch_events: u64,
-}
-
-impl Default for SqliteExport {
-    fn default() -> Self {
-        SqliteExport { incremental: false, include_content: false, batch_events: 50_000 }
-    }
-}
+/// How to export: the options every relational export shares.
+pub use crate::export::ViewExport as SqliteExport;
 
 /// What an export did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
