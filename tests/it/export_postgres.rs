@@ -9,204 +9,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
 use rusqlite::Connection;
 use wfstore::sim::{SimConfig, Simulator};
 use wfstore::{CreateOptions, Store};
 
 use crate::cli::{check, wf};
 use crate::export_sqlite::rows;
+use crate::pg::*;
 use crate::util::*;
-
-/// A database of its own on the test server, dropped at the end.
-struct TestDb {
-    base: String,
-    name: String,
-}
-
-impl TestDb {
-    /// A new database; `None`, after saying so, when no server is configured.
-    fn new() -> Option<TestDb> {
-        let Some(base) = std::env::var("WFSTORE_PG_URL").ok().filter(|u| !u.is_empty()) else {
-            assert!(std::env::var_os("CI").is_none(), "CI must set WFSTORE_PG_URL (.ci/run starts a server)");
-            eprintln!("skipped: WFSTORE_PG_URL is not set (see tools/pg/README.md)");
-            return None;
-        };
-        let name = format!("wf_{:016x}", fastrand::u64(..));
-        Client::connect(&base, NoTls).unwrap().batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        Some(TestDb { base, name })
-    }
-
-    /// Its connection string (the server's `key=value` string, this database's name last).
-    fn url(&self) -> String {
-        format!("{} dbname={}", self.base, self.name)
-    }
-
-    fn client(&self) -> Client {
-        Client::connect(&self.url(), NoTls).unwrap()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut c) = Client::connect(&self.base, NoTls) {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
-}
-
-/// A store of a seeded simulation: `sessions` sessions over `frames` frames.
-fn sim_store(dir: &Path, seed: u64, sessions: usize, frames: u64) -> Vec<wfstore::event::Event> {
-    Store::create(dir, &CreateOptions { segment_bytes: SMALL_SEGMENT, ..CreateOptions::default() }).unwrap();
-    let cfg = SimConfig { seed, sessions, frames, with_content: true, ..SimConfig::default() };
-    let mut sim = Simulator::new(cfg);
-    let events: Vec<_> = std::iter::from_fn(|| sim.next_frame()).flatten().collect();
-    let s = open(dir);
-    s.append_batch(&events).unwrap();
-    s.close().unwrap();
-    events
-}
-
-fn export_pg(store: &Path, db: &TestDb, extra: &[&str]) -> crate::cli::Run {
-    let mut args = vec!["export", "postgres", "--json"];
-    args.extend_from_slice(extra);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
-    cmd.arg("--store").arg(store).args(&args).env("WFSTORE_PG_URL", db.url());
-    crate::cli::run(cmd, None)
-}
-
-fn export_sqlite(store: &Path, out: &Path) {
-    check(&wf(store, &["export", "sqlite", out.to_str().unwrap()], None), 0);
-}
-
-fn store_id(store: &Path) -> String {
-    format!("{:016x}", open_ro(store).unwrap().store_id())
-}
-
-/// One table or view of the comparison: its columns in both databases and its order.
-struct Relation {
-    name: &'static str,
-    columns: &'static str,
-    order: &'static str,
-    /// Columns holding JSON: compared as values, not text (jsonb normalizes spacing).
-    json: &'static [usize],
-}
-
-const RELATIONS: &[Relation] = &[
-    Relation { name: "export_state", columns: "last_seq", order: "last_seq", json: &[] },
-    Relation { name: "users", columns: "user_id, first_seq, last_seq", order: "user_id", json: &[] },
-    Relation {
-        name: "sessions",
-        columns: "session_id, user_id, first_seq, last_seq, first_ts_ns, last_ts_ns, events, app_version, models, \
-                  end_reason, ended_ts_ns",
-        order: "session_id",
-        json: &[8],
-    },
-    Relation {
-        name: "events",
-        columns: "seq, session_id, user_id, type, ts_ns, frame, body",
-        order: "seq",
-        json: &[6],
-    },
-    Relation {
-        name: "energy_contributions",
-        columns: "seq, kind, model, tokens, delta_micros",
-        order: "seq",
-        json: &[],
-    },
-    Relation { name: "snapshots", columns: "seq, file, bytes", order: "seq", json: &[] },
-    Relation {
-        name: "session_summary",
-        columns: "session_id, user_id, app_version, first_ts_ns, ended_ts_ns, span_ns, end_reason, events, \
-                  energy_total_micros, energy_models_micros, amplification_micros, models_used",
-        order: "session_id",
-        json: &[],
-    },
-    Relation {
-        name: "energy_by_model",
-        columns: "model, sessions, tokens, energy_micros, energy",
-        order: "model",
-        json: &[],
-    },
-    Relation {
-        name: "energy_by_session_model",
-        columns: "session_id, model, tokens, energy_micros",
-        order: "session_id, model",
-        json: &[],
-    },
-    Relation {
-        name: "audit_log",
-        columns: "action, first_seq, last_seq, store_record, store_crc, at_ns, events, bytes, subject_kind, \
-                  subject_salt, subject_hash",
-        order: "store_record",
-        json: &[],
-    },
-];
-
-/// Canonical JSON text: keys sorted, no spaces.
-fn canonical(v: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(v).map_or_else(|_| v.to_owned(), |j| j.to_string())
-}
-
-fn normalize(mut rows: Vec<Vec<String>>, json: &[usize]) -> Vec<Vec<String>> {
-    for row in &mut rows {
-        for &k in json {
-            row[k] = canonical(&row[k]);
-        }
-    }
-    rows
-}
-
-/// Every relation of the SQLite export (lifecycle rows of `audit_log` only: export runs
-/// differ by design).
-fn sqlite_dump(db: &Path) -> Vec<(&'static str, Vec<Vec<String>>)> {
-    let conn = Connection::open(db).unwrap();
-    RELATIONS
-        .iter()
-        .map(|r| {
-            let filter = if r.name == "audit_log" { " WHERE store_record IS NOT NULL" } else { "" };
-            let sql = format!("SELECT {} FROM {}{filter} ORDER BY {}", r.columns, r.name, r.order);
-            (r.name, normalize(rows(&conn, &sql), r.json))
-        })
-        .collect()
-}
-
-/// The same relations of one store in PostgreSQL, every value as text (NULL as `NULL`).
-fn pg_dump(client: &mut Client, id: &str) -> Vec<(&'static str, Vec<Vec<String>>)> {
-    RELATIONS
-        .iter()
-        .map(|r| {
-            let cols: Vec<String> =
-                r.columns.split(',').map(|c| format!("coalesce({}::text, 'NULL')", c.trim())).collect();
-            let filter = if r.name == "audit_log" { " AND store_record IS NOT NULL" } else { "" };
-            let sql = format!(
-                "SELECT {} FROM {} WHERE store_id = $1{filter} ORDER BY {}",
-                cols.join(", "),
-                r.name,
-                r.order
-            );
-            let got: Vec<Vec<String>> = client
-                .query(&sql, &[&id])
-                .unwrap()
-                .iter()
-                .map(|row| (0..row.len()).map(|i| row.get::<_, String>(i)).collect())
-                .collect();
-            (r.name, normalize(got, r.json))
-        })
-        .collect()
-}
-
-fn assert_same(store: &Path, db: &TestDb, label: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let lite = dir.path().join("view.db");
-    export_sqlite(store, &lite);
-    let want = sqlite_dump(&lite);
-    let got = pg_dump(&mut db.client(), &store_id(store));
-    for ((name, w), (_, g)) in want.iter().zip(&got) {
-        assert_eq!(g.len(), w.len(), "{label}: {name} row count");
-        assert_eq!(g, w, "{label}: {name}");
-    }
-}
 
 #[test]
 fn a_full_export_equals_the_sqlite_export_row_for_row_and_a_rerun_changes_nothing() {
@@ -259,16 +69,8 @@ fn two_stores_export_side_by_side_into_one_database_and_one_is_dropped() {
     sim_store(&b, 2, 4, 200);
     let runs: Vec<_> = [&a, &b]
         .map(|s| {
-            let (s, db) = (s.clone(), &db);
-            let url = db.url();
-            std::thread::spawn(move || {
-                let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
-                cmd.arg("--store")
-                    .arg(&s)
-                    .args(["export", "postgres", "--batch", "50"])
-                    .env("WFSTORE_PG_URL", url);
-                crate::cli::run(cmd, None)
-            })
+            let cmd = pg_command(s, &db, &["--batch", "50"]);
+            std::thread::spawn(move || crate::cli::run(cmd, None))
         })
         .into_iter()
         .collect();
@@ -299,13 +101,23 @@ fn a_purged_user_disappears_from_the_database_on_the_next_export() {
     let store = dir.path().join("store");
     let events = sim_store(&store, 3, 4, 240);
     check(&export_pg(&store, &db, &[]), 0);
+    let lite = dir.path().join("before.db");
+    export_sqlite(&store, &lite);
     let user = events[0].user.as_str().to_owned();
     check(&wf(&store, &["purge", "--user", &user, "--yes"], None), 0);
     let r = export_pg(&store, &db, &["--incremental"]);
     check(&r, 0);
     let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(report["audit_records"], 1);
-    assert!(report["purged_rows"].as_u64().unwrap() > 0, "{report}");
+    // The same rows go as from a SQLite export taken before the purge.
+    let r = wf(&store, &["--json", "export", "sqlite", lite.to_str().unwrap(), "--incremental"], None);
+    check(&r, 0);
+    let lite_report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(lite_report["purged_rows"].as_u64().unwrap() > 0, "{lite_report}");
+    assert_eq!(
+        (&report["audit_records"], &report["purged_rows"]),
+        (&serde_json::json!(1), &lite_report["purged_rows"]),
+        "{report}"
+    );
     let mut c = db.client();
     for table in ["users", "sessions", "events"] {
         let n: i64 = c
@@ -329,9 +141,8 @@ fn an_export_killed_at_random_moments_resumes_with_nothing_lost_or_doubled() {
     let mut cut_short = 0;
     for round in 0..6 {
         let mode: &[&str] = if round % 2 == 0 { &[] } else { &["--incremental"] };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
-        cmd.arg("--store").arg(&store).args(["export", "postgres", "--batch", "64"]).args(mode);
-        cmd.env("WFSTORE_PG_URL", db.url()).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut cmd = pg_command(&store, &db, &[&["--batch", "64"], mode].concat());
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap();
         // A moment by progress, not by the clock (which a busy machine stretches): once the
         // bookmark passes a random seq, then up to 3 ms later, mid-batch as likely as not.
@@ -550,18 +361,9 @@ struct Follower {
 
 impl Follower {
     fn start(store: &Path, db: &TestDb, stderr: std::path::PathBuf) -> Follower {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfstore"));
-        cmd.arg("--store").arg(store).args([
-            "export",
-            "postgres",
-            "--follow",
-            "--commit-ms",
-            "20",
-            "--batch",
-            "100",
-        ]);
+        let mut cmd = pg_command(store, db, &["--follow", "--commit-ms", "20", "--batch", "100"]);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&stderr).unwrap();
-        cmd.env("WFSTORE_PG_URL", db.url()).stdout(Stdio::null()).stderr(log);
+        cmd.stdout(Stdio::null()).stderr(log);
         Follower { child: cmd.spawn().unwrap(), stderr }
     }
 

@@ -22,6 +22,7 @@ mod io_errors;
 mod log;
 mod maintenance;
 mod media;
+mod pg;
 mod pipeline;
 mod power_loss;
 mod process;
