@@ -572,3 +572,60 @@ fn a_revoked_permission_or_a_full_disk_stops_the_export_consistent_and_the_next_
     let mut c = db.client();
     c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).unwrap();
 }
+
+#[test]
+fn follow_says_the_server_is_reached_again_before_the_round_that_commits() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use wfstore::export::postgres::{FollowNote, FollowOptions, follow};
+    let Some(db) = TestDb::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let first = sim_store(&store, 6, 2, 60).len() as i64;
+    let writer = open(&store);
+    let id = store_id(&store);
+    let stop = AtomicBool::new(false);
+    let bookmark = |c: &mut postgres::Client| -> i64 {
+        c.query_opt("SELECT last_seq FROM export_state WHERE store_id = $1", &[&id])
+            .ok()
+            .flatten()
+            .map_or(0, |r| r.get(0))
+    };
+    let notes = std::thread::scope(|scope| {
+        let follower = scope.spawn(|| {
+            let mut c = db.client();
+            let mut said = Vec::new();
+            let mut note = |n: FollowNote<'_>| match n {
+                // Where the bookmark stands when the note is given.
+                FollowNote::Reconnected => said.push(("reached again", bookmark(&mut c))),
+                FollowNote::Exported(r) => said.push(("exported", r.last_seq as i64)),
+                FollowNote::Disconnected { .. } => said.push(("lost", bookmark(&mut c))),
+            };
+            let opts = FollowOptions { commit_every: Duration::from_millis(200), ..FollowOptions::default() };
+            follow(&store, &db.url(), &opts, &stop, &mut note).unwrap();
+            said
+        });
+        let mut c = db.client();
+        while bookmark(&mut c) != first {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        c.query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND application_name = 'wfstore') AS t",
+            &[&db.name],
+        )
+        .unwrap();
+        let more: Vec<_> = (1..=100).map(|i| wfstore::sim::synthetic(SEED, i)).collect();
+        writer.append_batch(&more).unwrap();
+        writer.flush().unwrap();
+        while bookmark(&mut c) != first + 100 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        stop.store(true, Ordering::Release);
+        follower.join().unwrap()
+    });
+    assert_eq!(
+        notes,
+        [("exported", first), ("lost", first), ("reached again", first), ("exported", first + 100)],
+        "each note in order, given before the commits that follow it"
+    );
+}
